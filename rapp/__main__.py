@@ -1,0 +1,3 @@
+from rapp.cli import app
+
+app(prog_name="rapp")

@@ -1,0 +1,56 @@
+"""The rApp's HTTP face: thin routes over the journal and the runtime's readiness."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+
+from rapp.domain import OutcomeState
+from rapp.store import Journal
+
+Readiness = Callable[[], Mapping[str, bool]]
+
+
+def create_app(journal: Journal, readiness: Readiness) -> FastAPI:
+    """The API over ``journal``; ``readiness`` names each dependency and whether it is up."""
+    app = FastAPI(
+        title="rapp",
+        summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions enacted over A1 and Nephio",
+        version="0.1.0",
+    )
+    app.state.journal = journal
+    app.state.readiness = readiness
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: every dependency the loop needs is up (503 otherwise, with which is not)."""
+        checks = dict(request.app.state.readiness())
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/api/v1/decisions", tags=["decisions"])
+    def list_decisions(
+        journal: Annotated[Journal, Depends(_journal)],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        state: Annotated[list[OutcomeState] | None, Query()] = None,
+        target: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first: each decision with its evidence, verdict (reasons) and outcome."""
+        return journal.decisions(limit=limit, states=state or (), target=target)
+
+    return app
+
+
+def _journal(request: Request) -> Journal:
+    return request.app.state.journal

@@ -1,0 +1,113 @@
+"""The ``rapp`` command: a thin face over the same stages the service runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rapp.config import Settings
+
+app = typer.Typer(
+    help="O-RAN rApp: O1 telemetry in, forecasts, Rego-gated decisions, A1 and Nephio out.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+policy_app = typer.Typer(help="Work with the Rego policy set.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML settings file (env RAPP_CONFIG); env vars RAPP_* win."),
+]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # aiokafka logs every rebalance step at INFO; the loop's own lines matter more here.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the loop and the API until SIGINT/SIGTERM."""
+    from rapp.runtime import serve as run
+
+    settings = Settings.load(config)
+    _logging(settings.log_level)
+    asyncio.run(run(settings))
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Scratch directory (wiped at start).")] = Path(
+        "var/demo"
+    ),
+    api_port: int = 8080,
+    a1pms_port: int = 8081,
+    kafka_port: int = 9092,
+    cells: int = 200,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 900.0,
+    backfill: Annotated[str, typer.Option(help="History published at start, e.g. 2d.")] = "2d",
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+) -> None:
+    """Broker, simulators and the rApp on 127.0.0.1, on embedded defaults."""
+    from rapp.demo import DemoPlan, run_demo
+
+    run_demo(
+        DemoPlan(
+            workdir=workdir,
+            api_port=api_port,
+            a1pms_port=a1pms_port,
+            kafka_port=kafka_port,
+            cells=cells,
+            speed=speed,
+            backfill=backfill,
+            duration=duration,
+        )
+    )
+
+
+@policy_app.command("test")
+def policy_test(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")] = Path("policies"),
+) -> None:
+    """Run every test_* rule, like `opa test`; exit 1 if any fails."""
+    from rapp.policy import run_policy_tests
+
+    report = run_policy_tests(directory)
+    for result in report.results:
+        mark = "PASS" if result.passed else "FAIL"
+        line = f"{mark} data.{result.package}.{result.name}"
+        if result.error:
+            line += f": {result.error}"
+        typer.echo(line)
+    typer.echo(report.summary())
+    raise typer.Exit(0 if report.failed == 0 else 1)
+
+
+@policy_app.command("check")
+def policy_check(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")] = Path("policies"),
+) -> None:
+    """Compile the policy set; print errors as file:line:col: message."""
+    from rapp.policy import PolicyError, load_policy_set
+
+    try:
+        policy_set = load_policy_set(directory)
+    except PolicyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"ok: {len(policy_set.modules)} modules, revision {policy_set.revision}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,178 @@
+"""One settings tree for the whole rApp.
+
+Every value has an embedded default that runs the loop on one machine against the simulators
+(`make demo`). Override with environment variables (prefix ``RAPP_``, ``__`` between levels, e.g.
+``RAPP_A1__URL=http://a1pms:8081``) or a YAML file (``rapp serve --config rapp.yaml``, or
+``RAPP_CONFIG``). Precedence: init arguments, environment, YAML file, defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from rapp.domain import PRB_UTIL_DL
+
+
+class KafkaSettings(BaseModel):
+    """Where PM reports come from (an O-RAN SC ranpm topic or the ICS PmData job's topic)."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    topic: str = "pmreports"
+    dlq_topic: str = "pmreports.dlq"
+    group_id: str = "rapp"
+    client_id: str = "rapp"
+    max_records: int = 5000
+    poll_timeout_ms: int = 500
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_plain_username: str | None = None
+    sasl_plain_password: str | None = None
+
+    def security(self) -> dict[str, Any]:
+        """aiokafka keyword arguments for TLS/SASL, only the ones that are set."""
+        extra = {
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_plain_username,
+            "sasl_plain_password": self.sasl_plain_password,
+        }
+        return {"security_protocol": self.security_protocol} | {
+            k: v for k, v in extra.items() if v is not None
+        }
+
+
+class A1Settings(BaseModel):
+    """The A1 Policy Management Service (R1-style v3 API) and the policy type the rApp uses."""
+
+    url: str = "http://127.0.0.1:8081"
+    ric_id: str = "ric1"
+    policy_type_id: str = "RAPP_CAPACITY_1.0.0"
+    service_id: str = "rapp"
+    timeout_s: float = 10.0
+
+
+class NephioSettings(BaseModel):
+    """The Nephio deployment repository the NF packages live in (written Porch-style)."""
+
+    remote: str = "var/nephio/deployment.git"
+    """git URL or path of the deployment repository."""
+    workdir: Path = Path("var/nephio/work")
+    branch: str = "main"
+    author_name: str = "rapp"
+    author_email: str = "rapp@localhost"
+
+
+class TopologySettings(BaseModel):
+    """How a cell DN maps to the NF package that serves it."""
+
+    target_pattern: str = r"SubNetwork=(?P<site>[^,]+)"
+    """Regular expression over the cell DN; its named groups feed ``target_template``."""
+    target_template: str = "free5gc-upf-{site}"
+
+
+class ForecastSettings(BaseModel):
+    season: int = 96
+    """Season length in ROPs (96 = one day of 15-minute ROPs)."""
+    n_seasons: int = 2
+    horizon: int = 4
+    """Forecast steps in ROPs (4 = one hour of 15-minute ROPs)."""
+    fit_window: int = 288
+    """ROPs of history the model is fitted on."""
+    refit_every: int = 24
+    """ROPs between refits."""
+
+
+class PlannerSettings(BaseModel):
+    kpi: str = PRB_UTIL_DL
+    quantile: float = 0.9
+    high: float = 80.0
+    """Scale out when the forecast quantile of any cell of an NF goes above this (percent)."""
+    low: float = 30.0
+    """Scale in when the forecast quantile of every cell of an NF stays below this (percent)."""
+    cooldown_rops: int = 4
+    ladder: list[str] = Field(default_factory=lambda: ["1G", "2G", "5G", "10G", "20G", "40G"])
+    default_capacity: str = "5G"
+
+    @field_validator("low")
+    @classmethod
+    def _band(cls, low: float, info: Any) -> float:
+        high = info.data.get("high", 100.0)
+        if low >= high:
+            raise ValueError(f"planner.low ({low}) must be below planner.high ({high})")
+        return low
+
+
+class PolicySettings(BaseModel):
+    directory: Path = Path("policies")
+    query: str = "data.rapp.scaling.verdict"
+
+
+class StoreSettings(BaseModel):
+    url: str = "sqlite:///var/rapp.sqlite"
+    """SQLAlchemy URL of the journal: a SQLite file, or postgresql+psycopg://... for replicas."""
+
+
+class EnactSettings(BaseModel):
+    system_database_url: str = "sqlite:///var/dbos.sqlite"
+    """DBOS system database: SQLite for one replica, PostgreSQL for several."""
+    executor_id: str = "local"
+    """Stable per replica (e.g. the StatefulSet pod name): recovery resumes this id's workflows."""
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class Settings(BaseSettings):
+    """The rApp's configuration; see the module docstring for where values come from."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAPP_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    a1: A1Settings = Field(default_factory=A1Settings)
+    nephio: NephioSettings = Field(default_factory=NephioSettings)
+    topology: TopologySettings = Field(default_factory=TopologySettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    enact: EnactSettings = Field(default_factory=EnactSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None) -> Settings:
+        """Settings from the environment and a YAML file (``config_file`` or ``$RAPP_CONFIG``)."""
+        path = config_file or (Path(os.environ["RAPP_CONFIG"]) if "RAPP_CONFIG" in os.environ else None)
+        if path is None:
+            return cls()
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+
+        class FromFile(cls):  # type: ignore[valid-type,misc]
+            model_config = SettingsConfigDict(**{**cls.model_config, "yaml_file": path})
+
+        return FromFile()

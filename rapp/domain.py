@@ -1,0 +1,259 @@
+"""The nouns every stage shares.
+
+Data flows one way: ``PmBatch`` (telemetry) -> KPI frame -> ``Forecast`` (ml) -> ``Decision``
+(planner) -> ``Verdict`` (policy) -> ``Outcome`` (enact). Telemetry and forecasts are columnar
+(pandas/numpy) because they cover every cell of a ROP; decisions onward are small typed records
+because only a handful exist per ROP. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, NewType
+
+import numpy as np
+import pandas as pd
+
+CellId = NewType("CellId", str)
+"""Full 3GPP DN of a cell: the reporting entity DN, a comma, then ``measObjInstId``."""
+
+PRB_UTIL_DL = "prb_util_dl"
+"""KPI name: downlink PRB utilisation in percent (TS 28.552 RRU.PrbUsedDl / RRU.PrbAvailDl)."""
+
+PRB_UTIL_UL = "prb_util_ul"
+"""KPI name: uplink PRB utilisation in percent."""
+
+PM_COLUMNS: tuple[str, ...] = ("cell", "period_end", "granularity_s", "counter", "value", "suspect")
+
+
+@dataclass(frozen=True, slots=True)
+class PmBatch:
+    """Raw PM counters, long form: one row per (cell, period end, counter).
+
+    Columns (see ``PM_COLUMNS``): ``cell`` (str CellId), ``period_end`` (datetime64[ns, UTC], end
+    of the granularity period), ``granularity_s`` (int32), ``counter`` (str, the name as sent),
+    ``value`` (float64, NaN when absent), ``suspect`` (bool, the 3GPP suspect flag).
+    """
+
+    frame: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> PmBatch:
+        return cls(
+            pd.DataFrame(
+                {
+                    "cell": pd.Series([], dtype=object),
+                    "period_end": pd.Series([], dtype="datetime64[ns, UTC]"),
+                    "granularity_s": pd.Series([], dtype="int32"),
+                    "counter": pd.Series([], dtype=object),
+                    "value": pd.Series([], dtype="float64"),
+                    "suspect": pd.Series([], dtype=bool),
+                }
+            )
+        )
+
+    @classmethod
+    def concat(cls, batches: Iterable[PmBatch]) -> PmBatch:
+        frames = [b.frame for b in batches if len(b.frame)]
+        if not frames:
+            return cls.empty()
+        return cls(pd.concat(frames, ignore_index=True))
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def cells(self) -> np.ndarray:
+        return self.frame["cell"].unique()
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """One FM alarm state change (raised, changed or cleared) for a managed object."""
+
+    source: str
+    object_dn: str
+    condition: str
+    severity: str
+    raised_at: datetime
+    cleared: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """Quantile forecasts of one KPI for many cells, issued at the end of one ROP.
+
+    ``values[q, c, h]`` is quantile ``quantiles[q]`` for cell ``cells[c]`` at ``issued_at +
+    (h + 1) * step``.
+    """
+
+    kpi: str
+    issued_at: pd.Timestamp
+    step: pd.Timedelta
+    cells: pd.Index
+    quantiles: tuple[float, ...]
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        expected = (len(self.quantiles), len(self.cells))
+        if self.values.ndim != 3 or self.values.shape[:2] != expected:
+            raise ValueError(f"forecast values of shape {self.values.shape} do not match {expected}")
+
+    @property
+    def horizon(self) -> int:
+        return int(self.values.shape[2])
+
+    def quantile(self, q: float) -> np.ndarray:
+        """The (cells, horizon) matrix of quantile ``q``."""
+        try:
+            return self.values[self.quantiles.index(q)]
+        except ValueError:
+            raise KeyError(f"quantile {q} not forecast; have {self.quantiles}") from None
+
+
+class Action(StrEnum):
+    SCALE_OUT = "scale_out"
+    SCALE_IN = "scale_in"
+
+
+def decision_id(target: str, action: Action, rop: datetime) -> str:
+    """Stable id of the decision to apply ``action`` to ``target`` at the end of ``rop``.
+
+    The same facts always give the same id, so a replayed ROP or a retried enactment can never
+    create a second A1 policy or package revision. Lowercase hex: valid in DNS-1123 names.
+    """
+    key = f"{target}|{action.value}|{_utc(rop).isoformat()}"
+    return "d" + hashlib.sha256(key.encode()).hexdigest()[:15]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A planned change to the capacity of one network function, with its evidence."""
+
+    id: str
+    action: Action
+    target: str
+    """The NF package (its path in the Nephio deployment repository)."""
+    cells: tuple[CellId, ...]
+    """The cells whose forecasts drove the decision."""
+    rop: datetime
+    capacity_from: str
+    """Kubernetes quantity before the change, e.g. ``5G``."""
+    capacity_to: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def new(
+        cls,
+        action: Action,
+        target: str,
+        cells: Iterable[str],
+        rop: datetime,
+        capacity_from: str,
+        capacity_to: str,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        return cls(
+            id=decision_id(target, action, rop),
+            action=action,
+            target=target,
+            cells=tuple(CellId(c) for c in cells),
+            rop=_utc(rop),
+            capacity_from=capacity_from,
+            capacity_to=capacity_to,
+            evidence=dict(evidence or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: the policy input, the journal row and the API body all use it."""
+        return {
+            "id": self.id,
+            "action": self.action.value,
+            "target": self.target,
+            "cells": list(self.cells),
+            "rop": self.rop.isoformat(),
+            "capacity_from": self.capacity_from,
+            "capacity_to": self.capacity_to,
+            "evidence": dict(self.evidence),
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        return cls(
+            id=data["id"],
+            action=Action(data["action"]),
+            target=data["target"],
+            cells=tuple(CellId(c) for c in data["cells"]),
+            rop=datetime.fromisoformat(data["rop"]),
+            capacity_from=data["capacity_from"],
+            capacity_to=data["capacity_to"],
+            evidence=dict(data.get("evidence", {})),
+            created_at=datetime.fromisoformat(data["created_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy set said about one decision."""
+
+    decision_id: str
+    allow: bool
+    reasons: tuple[str, ...]
+    policy_revision: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "allow": self.allow,
+            "reasons": list(self.reasons),
+            "policy_revision": self.policy_revision,
+        }
+
+
+class OutcomeState(StrEnum):
+    PENDING = "pending"
+    """Allowed and handed to the enactor; not finished yet."""
+    ENACTED = "enacted"
+    """A1 policy in place and package revision published."""
+    COMPENSATED = "compensated"
+    """A later step failed; the earlier ones were undone."""
+    FAILED = "failed"
+    """Failed and could not be fully undone: needs an operator."""
+    DENIED = "denied"
+    """Never enacted: the policy set said no."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Where the enactment of one decision stands."""
+
+    decision_id: str
+    state: OutcomeState
+    a1_policy_id: str | None = None
+    package_revision: str | None = None
+    """The published revision's git tag, e.g. ``free5gc-upf-site-03/v4``."""
+    detail: str = ""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "state": self.state.value,
+            "a1_policy_id": self.a1_policy_id,
+            "package_revision": self.package_revision,
+            "detail": self.detail,
+            "at": self.at.isoformat(),
+        }
+
+
+def _utc(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)

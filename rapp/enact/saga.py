@@ -1,0 +1,205 @@
+"""Enact one allowed decision as a durable saga: A1 policy first, then the NF package revision.
+
+Each decision runs as a DBOS workflow whose id is the decision id, so starting it twice (a replayed
+ROP, a second replica) runs it once. After a crash, DBOS resumes the workflow on the same executor
+id: finished steps are not repeated, the interrupted one runs again. So every step here is
+idempotent: the A1 policy id is derived from the target, ``put_policy`` creates or updates, and the
+package writer finds the revision it already published for this decision's workspace.
+
+If the package step fails for good, the A1 step is compensated: the policy goes back to what it
+was before (or is deleted if it did not exist), and the outcome says so. Nothing is half-done and
+silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
+
+from rapp.config import A1Settings, EnactSettings, NephioSettings
+from rapp.domain import Decision, Outcome, OutcomeState
+from rapp.enact.a1 import A1Client, A1Error, A1Policy
+from rapp.enact.nephio import GitPackageRepo
+from rapp.enact.packages import set_capacity
+from rapp.store import Journal
+
+log = logging.getLogger(__name__)
+
+_RETRYABLE_A1_STATUS = frozenset({409, 423, 429, 500, 502, 503, 504})
+
+
+def _retry_a1(exc: BaseException) -> bool:
+    """Transport failures and the statuses the A1-PMS spec marks as transient are retried."""
+    if isinstance(exc, A1Error):
+        return exc.status in _RETRYABLE_A1_STATUS
+    return isinstance(exc, httpx.TransportError)
+
+
+def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
+    """The A1 policy carrying a decision: one per target, so a later decision updates it."""
+    p90 = decision.evidence.get("prb_util_dl_p90_max")
+    statement: dict[str, Any] = {
+        "action": decision.action.value,
+        "capacity": decision.capacity_to,
+        "decisionId": decision.id,
+    }
+    if isinstance(p90, int | float):
+        statement["prbUtilisationDlP90"] = min(max(float(p90), 0.0), 100.0)
+    return A1Policy(
+        policy_id=f"rapp-{decision.target}",
+        ric_id=settings.ric_id,
+        policy_type_id=settings.policy_type_id,
+        service_id=settings.service_id,
+        body={"scope": {"nfId": decision.target, "cellIdList": list(decision.cells)}, "statement": statement},
+    )
+
+
+@DBOS.dbos_class("rapp.Enactor")
+class Enactor(DBOSConfiguredInstance):
+    """The enactment workflow and its steps; one instance per process, created before launch."""
+
+    def __init__(
+        self,
+        *,
+        a1: A1Settings,
+        nephio: NephioSettings,
+        journal: Journal,
+        name: str = "enactor",
+    ) -> None:
+        self._a1 = a1
+        self._journal = journal
+        self._packages = GitPackageRepo(
+            nephio.remote,
+            nephio.workdir,
+            branch=nephio.branch,
+            author_name=nephio.author_name,
+            author_email=nephio.author_email,
+        )
+        super().__init__(name)
+
+    @property
+    def packages(self) -> GitPackageRepo:
+        return self._packages
+
+    async def start(self, decision: Decision) -> None:
+        """Start (or re-attach to) the workflow of ``decision``; returns once it is durable."""
+        with SetWorkflowID(decision.id):
+            await DBOS.start_workflow_async(self.enact, decision.to_dict())
+
+    @DBOS.workflow(name="rapp.enact")
+    async def enact(self, decision: dict[str, Any]) -> dict[str, Any]:
+        d = Decision.from_dict(decision)
+        policy = a1_policy_for(d, self._a1)
+        outcome = await self._run(d, policy)
+        await self._record(outcome.to_dict())
+        log.info("decision %s %s: %s", d.id, outcome.state.value, outcome.detail)
+        return outcome.to_dict()
+
+    async def _run(self, d: Decision, policy: A1Policy) -> Outcome:
+        try:
+            previous = await self._read_policy(policy.policy_id)
+            await self._put_policy(asdict(policy))
+        except Exception as exc:
+            return Outcome(d.id, OutcomeState.FAILED, detail=f"A1 policy not applied, nothing changed: {exc}")
+        try:
+            tag = await self._publish(d.to_dict())
+        except Exception as exc:
+            try:
+                await self._restore_policy(asdict(policy), previous)
+            except Exception as undo_exc:
+                return Outcome(
+                    d.id,
+                    OutcomeState.FAILED,
+                    a1_policy_id=policy.policy_id,
+                    detail=f"package step failed ({exc}) and the A1 policy could not be restored: {undo_exc}",
+                )
+            return Outcome(
+                d.id,
+                OutcomeState.COMPENSATED,
+                a1_policy_id=policy.policy_id,
+                detail=f"package step failed, A1 policy restored: {exc}",
+            )
+        return Outcome(
+            d.id,
+            OutcomeState.ENACTED,
+            a1_policy_id=policy.policy_id,
+            package_revision=tag,
+            detail=f"{d.target}: capacity {d.capacity_from} -> {d.capacity_to}",
+        )
+
+    @DBOS.step(name="rapp.a1.read", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
+    async def _read_policy(self, policy_id: str) -> dict[str, Any] | None:
+        async with self._client() as a1:
+            return await a1.get_policy(policy_id)
+
+    @DBOS.step(name="rapp.a1.put", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
+    async def _put_policy(self, policy: dict[str, Any]) -> str:
+        async with self._client() as a1:
+            return await a1.put_policy(A1Policy(**policy))
+
+    @DBOS.step(name="rapp.a1.restore", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
+    async def _restore_policy(self, policy: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        async with self._client() as a1:
+            if previous is None:
+                await a1.delete_policy(policy["policy_id"])
+            else:
+                await a1.put_policy(A1Policy(**{**policy, "body": previous}))
+
+    @DBOS.step(name="rapp.nephio.publish", retries_allowed=True, max_attempts=3)
+    async def _publish(self, decision: dict[str, Any]) -> str:
+        d = Decision.from_dict(decision)
+
+        def mutate(files: dict[str, str]) -> dict[str, str]:
+            return set_capacity(files, uplink=d.capacity_to, downlink=d.capacity_to)
+
+        revision = await asyncio.to_thread(
+            self._packages.publish,
+            d.target,
+            f"rapp-{d.id}",
+            mutate,
+            message=f"rapp decision {d.id}: {d.action.value} {d.capacity_from} -> {d.capacity_to}",
+        )
+        return revision.tag
+
+    @DBOS.step(name="rapp.journal.outcome", retries_allowed=True, max_attempts=10)
+    async def _record(self, outcome: dict[str, Any]) -> None:
+        o = Outcome(
+            decision_id=outcome["decision_id"],
+            state=OutcomeState(outcome["state"]),
+            a1_policy_id=outcome["a1_policy_id"],
+            package_revision=outcome["package_revision"],
+            detail=outcome["detail"],
+        )
+        await asyncio.to_thread(self._journal.record_outcome, o)
+
+    def _client(self) -> A1Client:
+        # A client per step: recovered workflows run on DBOS's own event loop, and a connection
+        # pool must not outlive the loop it was made on.
+        return A1Client(self._a1.url, timeout=self._a1.timeout_s)
+
+
+def launch(settings: EnactSettings, *, app_name: str = "rapp") -> None:
+    """Start DBOS (after every ``Enactor`` exists); pending workflows of this executor resume."""
+    url = settings.system_database_url
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    DBOS(
+        config={
+            "name": app_name,
+            "system_database_url": url,
+            "executor_id": settings.executor_id,
+            "log_level": "WARNING",
+        }
+    )
+    DBOS.launch()
+
+
+def shutdown() -> None:
+    DBOS.destroy(workflow_completion_timeout_sec=5)

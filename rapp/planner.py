@@ -1,0 +1,154 @@
+"""Forecasts -> capacity decisions per network function, with a dead band and a cool-down.
+
+Cells roll up to the NF package that serves them (``Topology``). An NF scales out one ladder step
+when the forecast quantile of any of its cells goes above ``high`` within the horizon, and scales
+in one step when every cell stays below ``low``. Between the two nothing happens (hysteresis), and
+an NF that was just proposed for a change waits ``cooldown_rops`` before the next proposal, whether
+or not the policy allowed it: a denial should not be re-asked every ROP.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from rapp.domain import Action, Decision, Forecast
+
+
+class Topology:
+    """Maps cell DNs to the NF package serving them, by a regex over the DN and a name template."""
+
+    def __init__(self, pattern: str, template: str) -> None:
+        self.pattern = re.compile(pattern)
+        if not self.pattern.groupindex:
+            raise ValueError(f"topology pattern {pattern!r} has no named group for the template")
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+        if missing := fields - set(self.pattern.groupindex):
+            raise ValueError(f"template fields {sorted(missing)} are not groups of {pattern!r}")
+        self.template = template
+        self._cache: tuple[pd.Index, pd.Series] | None = None
+
+    def targets(self, cells: pd.Index) -> pd.Series:
+        """The target of each cell (NaN where the DN does not match), aligned with ``cells``."""
+        if self._cache is not None and self._cache[0].equals(cells):
+            return self._cache[1]
+        parts = pd.Series(cells, dtype=object).str.extract(self.pattern)
+        targets = pd.Series("", index=parts.index, dtype=object)
+        for literal, field, _, _ in string.Formatter().parse(self.template):
+            targets = targets + literal
+            if field:
+                targets = targets + parts[field]
+        self._cache = (cells, targets)
+        return targets
+
+
+class Planner:
+    """Decides capacity changes from a forecast; keeps only the cool-down clock as state."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        ladder: Sequence[str],
+        default_capacity: str,
+        high: float = 80.0,
+        low: float = 30.0,
+        quantile: float = 0.9,
+        cooldown_rops: int = 4,
+    ) -> None:
+        if default_capacity not in ladder:
+            raise ValueError(f"default capacity {default_capacity} is not on the ladder {ladder}")
+        self.topology = topology
+        self.ladder = list(ladder)
+        self.default_capacity = default_capacity
+        self.high = high
+        self.low = low
+        self.quantile = quantile
+        self.cooldown_rops = cooldown_rops
+        self._last_proposal: dict[str, pd.Timestamp] = {}
+
+    def plan(self, forecast: Forecast, capacity: Mapping[str, str]) -> list[Decision]:
+        """Decisions for the ROP the forecast was issued at, in target order."""
+        peak = pd.Series(
+            np.nanmax(
+                np.asarray(forecast.quantile(self.quantile), dtype=np.float64),
+                axis=1,
+                initial=-np.inf,
+            ),
+            index=forecast.cells,
+        )
+        frame = pd.DataFrame(
+            {"target": self.topology.targets(forecast.cells).to_numpy(), "peak": peak.to_numpy()},
+            index=forecast.cells,
+        ).dropna()
+        frame = frame[np.isfinite(frame["peak"])]
+        if frame.empty:
+            return []
+        by_target = frame.groupby("target")["peak"]
+        top, bottom = by_target.max(), by_target.min()
+        out_targets = top.index[top > self.high]
+        in_targets = top.index[top < self.low]
+        decisions = [
+            self._decide(Action.SCALE_OUT, t, frame, top[t], capacity, forecast)
+            for t in out_targets
+        ] + [
+            self._decide(Action.SCALE_IN, t, frame, top[t], capacity, forecast, bottom[t])
+            for t in in_targets
+        ]
+        return sorted((d for d in decisions if d is not None), key=lambda d: d.target)
+
+    def _decide(
+        self,
+        action: Action,
+        target: str,
+        frame: pd.DataFrame,
+        peak: float,
+        capacity: Mapping[str, str],
+        forecast: Forecast,
+        floor: float | None = None,
+    ) -> Decision | None:
+        rop = forecast.issued_at
+        if self._cooling(target, rop, forecast.step):
+            return None
+        current = capacity.get(target, self.default_capacity)
+        step = 1 if action is Action.SCALE_OUT else -1
+        position = self.ladder.index(current) if current in self.ladder else None
+        if position is None or not 0 <= position + step < len(self.ladder):
+            return None
+        cells = frame.index[frame["target"] == target]
+        if action is Action.SCALE_OUT:
+            cells = cells[frame.loc[cells, "peak"].to_numpy() > self.high]
+        self._last_proposal[target] = rop
+        evidence: dict[str, object] = {
+            "kpi": forecast.kpi,
+            "quantile": self.quantile,
+            f"{forecast.kpi}_p{round(self.quantile * 100)}_max": round(float(peak), 2),
+            "threshold_high": self.high,
+            "threshold_low": self.low,
+            "horizon_rops": forecast.horizon,
+            "cells_total": int((frame["target"] == target).sum()),
+        }
+        if floor is not None:
+            evidence[f"{forecast.kpi}_p{round(self.quantile * 100)}_min"] = round(float(floor), 2)
+        return Decision.new(
+            action,
+            target,
+            sorted(cells),
+            _as_datetime(rop),
+            capacity_from=current,
+            capacity_to=self.ladder[position + step],
+            evidence=evidence,
+        )
+
+    def _cooling(self, target: str, rop: pd.Timestamp, step: pd.Timedelta) -> bool:
+        last = self._last_proposal.get(target)
+        return last is not None and (rop - last) < self.cooldown_rops * step
+
+
+def _as_datetime(ts: pd.Timestamp | datetime) -> datetime:
+    return pd.Timestamp(ts).to_pydatetime()

@@ -1,0 +1,207 @@
+"""Wiring: build every stage from ``Settings`` and run the loop, one closed ROP at a time.
+
+    Kafka -> PmBatch -> KPIs -> CellState -(ROP closed)-> Forecast -> Decisions -> Verdicts
+          -> journal -> enactment workflows (A1-PMS, Nephio repo)
+
+Offsets are committed once a batch is in state (or dead-lettered). History ROPs (a backlog being
+read) only fill state; the loop decides on the newest closed ROP once it has caught up, because a
+decision about a ROP an hour old would act on a network that has already moved on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import pandas as pd
+import uvicorn
+
+from rapp.api import create_app
+from rapp.config import Settings
+from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
+from rapp.enact import Enactor, launch, shutdown
+from rapp.enact.packages import PackageError, read_capacity
+from rapp.ml import RopForecaster, SeasonalBaselineForecaster
+from rapp.planner import Planner, Topology
+from rapp.policy import RegoPolicyEngine
+from rapp.state import CellState
+from rapp.store import Journal
+from rapp.telemetry import KafkaPmSource, SourceBatch, derive_kpis
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The stages of the loop, built once from settings; ``run`` drives them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.journal = Journal(settings.store.url)
+        self.policy = RegoPolicyEngine.from_directory(
+            settings.policy.directory, query=settings.policy.query
+        )
+        p = settings.planner
+        self.planner = Planner(
+            Topology(settings.topology.target_pattern, settings.topology.target_template),
+            ladder=p.ladder,
+            default_capacity=p.default_capacity,
+            high=p.high,
+            low=p.low,
+            quantile=p.quantile,
+            cooldown_rops=p.cooldown_rops,
+        )
+        f = settings.forecast
+        self.forecaster = RopForecaster(
+            SeasonalBaselineForecaster(
+                season_length=f.season,
+                n_seasons=f.n_seasons,
+                horizon=f.horizon,
+                quantiles=tuple(sorted({0.5, p.quantile})),
+            ),
+            kpi=p.kpi,
+            fit_window=f.fit_window,
+            refit_every=f.refit_every,
+        )
+        self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=self.journal)
+        self.state: CellState | None = None
+        self.capacity: dict[str, str] = {}
+        self._checks = {"kafka": False, "enactor": False}
+
+    def readiness(self) -> Mapping[str, bool]:
+        return {**self._checks, "journal": self.journal.ping()}
+
+    async def run(self) -> None:
+        """Consume, decide and enact until cancelled."""
+        await asyncio.to_thread(launch, self.settings.enact)
+        self._checks["enactor"] = True
+        self.capacity = await asyncio.to_thread(self._read_capacities)
+        k = self.settings.kafka
+        source = KafkaPmSource(
+            bootstrap=k.bootstrap,
+            topic=k.topic,
+            group_id=k.group_id,
+            dlq_topic=k.dlq_topic,
+            client_id=k.client_id,
+            max_records=k.max_records,
+            poll_timeout_ms=k.poll_timeout_ms,
+            **k.security(),
+        )
+        async with source:
+            self._checks["kafka"] = True
+            log.info("consuming %s from %s as group %s", k.topic, k.bootstrap, k.group_id)
+            async for batch in source.batches():
+                await self.handle(batch)
+
+    async def handle(self, source_batch: SourceBatch) -> list[Decision]:
+        """One poll: into state, commit, and decide if a ROP closed and we are caught up."""
+        closed = self.ingest(source_batch.batch)
+        await source_batch.commit()
+        if not (closed and source_batch.caught_up):
+            return []
+        return await self.decide(closed[-1])
+
+    def ingest(self, batch: PmBatch) -> list[pd.Timestamp]:
+        if not len(batch):
+            return []
+        if self.state is None:
+            self.state = CellState(
+                [self.settings.planner.kpi],
+                granularity_s=int(batch.frame["granularity_s"].iloc[0]),
+                retention=max(self.settings.forecast.fit_window, 2),
+            )
+        return self.state.ingest(derive_kpis(batch))
+
+    async def decide(self, rop: pd.Timestamp) -> list[Decision]:
+        """Forecast, plan, gate, journal and start enacting, for one closed ROP."""
+        assert self.state is not None
+        forecast = await asyncio.to_thread(self.forecaster.forecast, self.state, rop)
+        if forecast is None:
+            return []
+        decisions = self.planner.plan(forecast, self.capacity)
+        if not decisions:
+            return []
+        verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))
+        await asyncio.to_thread(self._journal, decisions, verdicts)
+        for decision, verdict in zip(decisions, verdicts, strict=True):
+            log.info(
+                "decision %s %s %s %s->%s: %s (%s)",
+                decision.id,
+                decision.target,
+                decision.action.value,
+                decision.capacity_from,
+                decision.capacity_to,
+                "allow" if verdict.allow else "deny",
+                "; ".join(verdict.reasons),
+            )
+            if verdict.allow:
+                # The planner sees the intended capacity at once, so it does not ask again while
+                # the enactment is in flight.
+                self.capacity[decision.target] = decision.capacity_to
+                await self.enactor.start(decision)
+        return decisions
+
+    def _journal(self, decisions: list[Decision], verdicts: list[Verdict]) -> None:
+        for decision, verdict in zip(decisions, verdicts, strict=True):
+            self.journal.record_decision(decision)
+            self.journal.record_verdict(verdict)
+            if verdict.allow:
+                outcome = Outcome(decision.id, OutcomeState.PENDING, detail="enactment started")
+            else:
+                outcome = Outcome(
+                    decision.id, OutcomeState.DENIED, detail="; ".join(verdict.reasons)
+                )
+            if self.journal.outcome(decision.id) is None:
+                self.journal.record_outcome(outcome)
+
+    def _read_capacities(self) -> dict[str, str]:
+        """Current capacity of every NF package, read from the deployment repository."""
+        repo = self.enactor.packages
+        capacity: dict[str, str] = {}
+        for package in repo.packages():
+            try:
+                capacity[package] = read_capacity(repo.read(package)).max_downlink
+            except PackageError as exc:
+                log.warning("package %s has no readable capacity: %s", package, exc)
+        log.info("read capacity of %d NF packages", len(capacity))
+        return capacity
+
+    def close(self) -> None:
+        if self._checks["enactor"]:
+            shutdown()
+        self.journal.close()
+
+
+async def serve(settings: Settings) -> None:
+    """Run the loop and the API until SIGINT/SIGTERM; shut both down cleanly."""
+    runtime = Runtime(settings)
+    app = create_app(runtime.journal, runtime.readiness)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
+        )
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    log.info("API on http://%s:%d", settings.api.host, settings.api.port)
+    tasks = {
+        asyncio.create_task(runtime.run(), name="loop"),
+        asyncio.create_task(server.serve(), name="api"),
+        asyncio.create_task(stop.wait(), name="stop"),
+    }
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.get_name() == "loop" and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        server.should_exit = True
+        for task in tasks:
+            if task.get_name() != "api":
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        runtime.close()

@@ -1,0 +1,200 @@
+"""The journal: every decision, its verdict and its enactment outcome.
+
+A decision is written before its enactment starts, under the same id as its workflow, so nothing
+is lost between planning and acting. SQLite by default (one replica), PostgreSQL by URL (several).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from rapp.domain import Decision, Outcome, OutcomeState, Verdict
+
+_meta = sa.MetaData()
+
+decisions = sa.Table(
+    "decisions",
+    _meta,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("rop", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("target", sa.String(253), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+verdicts = sa.Table(
+    "verdicts",
+    _meta,
+    sa.Column("decision_id", sa.String(64), sa.ForeignKey("decisions.id"), primary_key=True),
+    sa.Column("allow", sa.Boolean, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("policy_revision", sa.String(64), nullable=False),
+)
+outcomes = sa.Table(
+    "outcomes",
+    _meta,
+    sa.Column("decision_id", sa.String(64), sa.ForeignKey("decisions.id"), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("a1_policy_id", sa.String(253)),
+    sa.Column("package_revision", sa.String(253)),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class Journal:
+    """Decisions, verdicts and outcomes, safe to call from any thread."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        _meta.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    def record_decision(self, decision: Decision) -> bool:
+        """Journal a decision; False if it was already there (a replayed ROP)."""
+        row = {
+            "id": decision.id,
+            "rop": decision.rop,
+            "target": decision.target,
+            "action": decision.action.value,
+            "body": json.dumps(decision.to_dict()),
+            "created_at": decision.created_at,
+        }
+        stmt = self._insert(decisions).values(row).on_conflict_do_nothing()
+        with self.engine.begin() as conn:
+            # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT inserts.
+            inserted = conn.execute(stmt.returning(decisions.c.id)).first()
+        return inserted is not None
+
+    def record_verdict(self, verdict: Verdict) -> None:
+        row = {
+            "decision_id": verdict.decision_id,
+            "allow": verdict.allow,
+            "reasons": json.dumps(list(verdict.reasons)),
+            "policy_revision": verdict.policy_revision,
+        }
+        self._upsert(verdicts, row, "decision_id")
+
+    def record_outcome(self, outcome: Outcome) -> None:
+        row = {
+            "decision_id": outcome.decision_id,
+            "state": outcome.state.value,
+            "a1_policy_id": outcome.a1_policy_id,
+            "package_revision": outcome.package_revision,
+            "detail": outcome.detail,
+            "at": outcome.at,
+        }
+        self._upsert(outcomes, row, "decision_id")
+
+    def outcome(self, decision_id: str) -> Outcome | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(outcomes).where(outcomes.c.decision_id == decision_id)
+            ).first()
+        if row is None:
+            return None
+        return Outcome(
+            decision_id=row.decision_id,
+            state=OutcomeState(row.state),
+            a1_policy_id=row.a1_policy_id,
+            package_revision=row.package_revision,
+            detail=row.detail,
+            at=_aware(row.at),
+        )
+
+    def decisions(
+        self,
+        *,
+        limit: int = 100,
+        states: Sequence[OutcomeState] = (),
+        target: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first, each with its verdict and outcome (``None`` where not reached yet)."""
+        query = (
+            sa.select(decisions.c.body, verdicts, outcomes)
+            .select_from(
+                decisions.outerjoin(verdicts, verdicts.c.decision_id == decisions.c.id).outerjoin(
+                    outcomes, outcomes.c.decision_id == decisions.c.id
+                )
+            )
+            .order_by(decisions.c.rop.desc(), decisions.c.target)
+            .limit(limit)
+        )
+        if states:
+            query = query.where(outcomes.c.state.in_([s.value for s in states]))
+        if target:
+            query = query.where(decisions.c.target == target)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_decision_view(row) for row in rows]
+
+    def _insert(self, table: sa.Table) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def _upsert(self, table: sa.Table, row: dict[str, Any], key: str) -> None:
+        stmt = self._insert(table).values(row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[key], set_={k: v for k, v in row.items() if k != key}
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+
+def _decision_view(row: Any) -> dict[str, Any]:
+    view = json.loads(row["body"])
+    view["verdict"] = (
+        None
+        if row["allow"] is None
+        else {
+            "allow": bool(row["allow"]),
+            "reasons": json.loads(row["reasons"]),
+            "policy_revision": row["policy_revision"],
+        }
+    )
+    view["outcome"] = (
+        None
+        if row["state"] is None
+        else {
+            "state": row["state"],
+            "a1_policy_id": row["a1_policy_id"],
+            "package_revision": row["package_revision"],
+            "detail": row["detail"],
+            "at": _aware(row["at"]).isoformat(),
+        }
+    )
+    return view
+
+
+def _aware(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything in the journal is UTC."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the API read while the loop and the enactor write.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
