@@ -21,7 +21,9 @@ app.add_typer(policy_app, name="policy")
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML settings file (env RAPP_CONFIG); env vars RAPP_* win."),
+    typer.Option(
+        "--config", "-c", help="YAML settings file (env RAPP_CONFIG); env vars RAPP_* win."
+    ),
 ]
 
 

@@ -99,7 +99,8 @@ class PlannerSettings(BaseModel):
     low: float = 30.0
     """Scale in when the forecast quantile of every cell of an NF stays below this (percent)."""
     cooldown_rops: int = 4
-    ladder: list[str] = Field(default_factory=lambda: ["1G", "2G", "5G", "10G", "20G", "40G"])
+    ladder: list[str] = Field(default_factory=lambda: ["1250M", "2500M", "5G", "10G", "20G", "40G"])
+    """Capacity steps (Kubernetes quantities); each step at most doubles or halves."""
     default_capacity: str = "5G"
 
     @field_validator("low")
@@ -136,9 +137,7 @@ class ApiSettings(BaseModel):
 class Settings(BaseSettings):
     """The rApp's configuration; see the module docstring for where values come from."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="RAPP_", env_nested_delimiter="__", extra="forbid"
-    )
+    model_config = SettingsConfigDict(env_prefix="RAPP_", env_nested_delimiter="__", extra="forbid")
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     a1: A1Settings = Field(default_factory=A1Settings)
@@ -166,7 +165,9 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, config_file: Path | None = None) -> Settings:
         """Settings from the environment and a YAML file (``config_file`` or ``$RAPP_CONFIG``)."""
-        path = config_file or (Path(os.environ["RAPP_CONFIG"]) if "RAPP_CONFIG" in os.environ else None)
+        path = config_file or (
+            Path(os.environ["RAPP_CONFIG"]) if "RAPP_CONFIG" in os.environ else None
+        )
         if path is None:
             return cls()
         if not path.is_file():

@@ -108,7 +108,8 @@ class Demo:
                 "rapp demo is up (Ctrl-C stops everything):",
                 f"  rApp API        http://127.0.0.1:{p.api_port}/api/v1/decisions  (docs: /docs)",
                 f"  A1-PMS sim      http://127.0.0.1:{p.a1pms_port}/a1-policy-management/v1/policies",
-                f"  Kafka broker    127.0.0.1:{p.kafka_port}  topic {p.topic}, dead letters {p.topic}.dlq",
+                f"  Kafka broker    127.0.0.1:{p.kafka_port}  topic {p.topic}"
+                f" (dead letters: {p.topic}.dlq)",
                 f"  Nephio repo     {p.repo}  (git -C {p.repo} tag -l)",
                 f"  logs            {p.workdir / 'logs'}/",
                 f"  O1 simulator    {p.cells} cells, {len(p.sites)} sites, {p.speed:g}x real time",
@@ -162,7 +163,9 @@ class Demo:
     def _alive(self) -> None:
         for child in self.children:
             if child.proc.poll() is not None:
-                tail = (self.plan.workdir / "logs" / f"{child.name}.log").read_text(errors="replace")
+                tail = (self.plan.workdir / "logs" / f"{child.name}.log").read_text(
+                    errors="replace"
+                )
                 raise RuntimeError(
                     f"{child.name} exited with {child.proc.returncode}; last log lines:\n"
                     + "\n".join(tail.splitlines()[-15:])
@@ -220,7 +223,9 @@ async def _create_topics(bootstrap: str, topics: list[str]) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics if t not in existing]
+        new = [
+            NewTopic(t, num_partitions=3, replication_factor=1) for t in topics if t not in existing
+        ]
         if new:
             await admin.create_topics(new)
     finally:

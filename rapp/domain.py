@@ -102,7 +102,9 @@ class Forecast:
     def __post_init__(self) -> None:
         expected = (len(self.quantiles), len(self.cells))
         if self.values.ndim != 3 or self.values.shape[:2] != expected:
-            raise ValueError(f"forecast values of shape {self.values.shape} do not match {expected}")
+            raise ValueError(
+                f"forecast values of shape {self.values.shape} do not match {expected}"
+            )
 
     @property
     def horizon(self) -> int:

@@ -71,7 +71,9 @@ class CellState:
         self._recycle(np.unique(rops))
         for kpi in self.kpis:
             if kpi in kpis.columns:
-                self._values[kpi][rows, slots] = kpis[kpi].to_numpy(dtype=np.float32, na_value=np.nan)
+                self._values[kpi][rows, slots] = kpis[kpi].to_numpy(
+                    dtype=np.float32, na_value=np.nan
+                )
         self._reported[rows, slots] = True
         self._latest = max(self._latest, int(rops.max()))
         self._open.update(int(r) for r in np.unique(rops))

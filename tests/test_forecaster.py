@@ -59,7 +59,8 @@ def test_rop_forecaster_refits_on_schedule_and_labels_the_forecast():
     forecast = rf.forecast(state, end)
     assert forecast is not None
     assert forecast.values.shape == (2, 3, 4)
-    assert forecast.issued_at == end and forecast.step == pd.Timedelta(minutes=15)
+    assert forecast.issued_at == end
+    assert forecast.step == pd.Timedelta(minutes=15)
     fitted = model.residual_quantiles_.copy()
     model.residual_quantiles_ = fitted + 1000  # a refit would overwrite this
     rf.forecast(state, end)

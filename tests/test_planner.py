@@ -8,13 +8,19 @@ from rapp.planner import Planner, Topology
 LADDER = ["1G", "2G", "5G", "10G", "20G"]
 ROP = pd.Timestamp("2026-03-01T12:00Z")
 CELLS = pd.Index(
-    [f"SubNetwork=site-{s},ManagedElement=gnb-{s}{g},GNBDUFunction=1,NRCellDU={c}"
-     for s in ("01", "02", "03") for g in (1, 2) for c in (1, 2)]
+    [
+        f"SubNetwork=site-{s},ManagedElement=gnb-{s}{g},GNBDUFunction=1,NRCellDU={c}"
+        for s in ("01", "02", "03")
+        for g in (1, 2)
+        for c in (1, 2)
+    ]
 )
 
 
 def forecast_with(p90_by_site: dict[str, float], rop: pd.Timestamp = ROP) -> Forecast:
-    p90 = np.array([[p90_by_site[c.split(",")[0].removeprefix("SubNetwork=site-")]] * 4 for c in CELLS])
+    p90 = np.array(
+        [[p90_by_site[c.split(",")[0].removeprefix("SubNetwork=site-")]] * 4 for c in CELLS]
+    )
     values = np.stack([p90 - 10, p90])
     return Forecast("prb_util_dl", rop, pd.Timedelta(minutes=15), CELLS, (0.5, 0.9), values)
 
@@ -32,7 +38,8 @@ def test_scale_out_above_high_scale_in_below_low_nothing_in_between():
     assert (out.action, out.capacity_from, out.capacity_to) == (Action.SCALE_OUT, "5G", "10G")
     assert (in_.action, in_.capacity_from, in_.capacity_to) == (Action.SCALE_IN, "5G", "2G")
     assert out.evidence["prb_util_dl_p90_max"] == 92.0
-    assert len(out.cells) == 4 and all("site-01" in c for c in out.cells)
+    assert len(out.cells) == 4
+    assert all("site-01" in c for c in out.cells)
     assert out.id == decision_id("free5gc-upf-site-01", Action.SCALE_OUT, ROP.to_pydatetime())
 
 
@@ -61,7 +68,8 @@ def test_cooldown_holds_the_next_proposal_for_a_target():
     for k in (1, 2, 3):
         assert p.plan(forecast_with({"01": 95, "02": 50, "03": 50}, ROP + k * step), {}) == []
     again = p.plan(forecast_with({"01": 95, "02": 50, "03": 50}, ROP + 4 * step), {})
-    assert len(again) == 1 and again[0].id != decision_id("free5gc-upf-site-01", Action.SCALE_OUT, ROP)
+    assert len(again) == 1
+    assert again[0].id != decision_id("free5gc-upf-site-01", Action.SCALE_OUT, ROP)
 
 
 def test_same_facts_same_ids():
@@ -72,7 +80,14 @@ def test_same_facts_same_ids():
 
 def test_cells_outside_the_topology_are_ignored_and_bad_config_is_refused():
     fc = forecast_with({"01": 95, "02": 50, "03": 50})
-    odd = Forecast(fc.kpi, fc.issued_at, fc.step, pd.Index(["ManagedElement=x"] * len(CELLS)), fc.quantiles, fc.values)
+    odd = Forecast(
+        fc.kpi,
+        fc.issued_at,
+        fc.step,
+        pd.Index(["ManagedElement=x"] * len(CELLS)),
+        fc.quantiles,
+        fc.values,
+    )
     assert planner().plan(odd, {}) == []
     with pytest.raises(ValueError, match="named group"):
         Topology(r"SubNetwork=[^,]+", "upf")

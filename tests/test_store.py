@@ -35,7 +35,12 @@ def journal(request: pytest.FixtureRequest, tmp_path) -> Iterator[Journal]:
 
 def decision(target: str, hour: int, action: Action = Action.SCALE_OUT) -> Decision:
     return Decision.new(
-        action, target, ["cell-1"], datetime(2026, 3, 1, hour, tzinfo=UTC), "5G", "10G",
+        action,
+        target,
+        ["cell-1"],
+        datetime(2026, 3, 1, hour, tzinfo=UTC),
+        "5G",
+        "10G",
         {"prb_util_dl_p90_max": 91.5},
     )
 
@@ -48,8 +53,13 @@ def test_decision_verdict_outcome_round_trip(journal: Journal):
     journal.record_outcome(Outcome(d.id, OutcomeState.PENDING))
     journal.record_outcome(Outcome(d.id, OutcomeState.ENACTED, "rapp-upf-a", "upf-a/v2", "done"))
     [row] = journal.decisions()
-    assert row["id"] == d.id and row["evidence"] == {"prb_util_dl_p90_max": 91.5}
-    assert row["verdict"] == {"allow": True, "reasons": ["within bounds"], "policy_revision": "rev1"}
+    assert row["id"] == d.id
+    assert row["evidence"] == {"prb_util_dl_p90_max": 91.5}
+    assert row["verdict"] == {
+        "allow": True,
+        "reasons": ["within bounds"],
+        "policy_revision": "rev1",
+    }
     assert row["outcome"]["state"] == "enacted"
     assert row["outcome"]["package_revision"] == "upf-a/v2"
     assert journal.outcome(d.id).state is OutcomeState.ENACTED
@@ -57,7 +67,11 @@ def test_decision_verdict_outcome_round_trip(journal: Journal):
 
 
 def test_decisions_newest_first_and_filtered(journal: Journal):
-    early, late, other = decision("upf-a", 8), decision("upf-a", 9), decision("upf-b", 9, Action.SCALE_IN)
+    early, late, other = (
+        decision("upf-a", 8),
+        decision("upf-a", 9),
+        decision("upf-b", 9, Action.SCALE_IN),
+    )
     for d in (early, late, other):
         journal.record_decision(d)
     journal.record_outcome(Outcome(early.id, OutcomeState.DENIED, detail="protected"))
@@ -79,7 +93,8 @@ def test_api_serves_the_journal_and_readiness(tmp_path):
     client = TestClient(create_app(journal, lambda: checks))
     assert client.get("/healthz").json() == {"status": "ok"}
     not_ready = client.get("/readyz")
-    assert not_ready.status_code == 503 and not_ready.json()["checks"]["kafka"] is False
+    assert not_ready.status_code == 503
+    assert not_ready.json()["checks"]["kafka"] is False
     checks["kafka"] = True
     assert client.get("/readyz").status_code == 200
     [row] = client.get("/api/v1/decisions", params={"state": "denied"}).json()

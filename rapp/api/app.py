@@ -18,7 +18,7 @@ def create_app(journal: Journal, readiness: Readiness) -> FastAPI:
     """The API over ``journal``; ``readiness`` names each dependency and whether it is up."""
     app = FastAPI(
         title="rapp",
-        summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions enacted over A1 and Nephio",
+        summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions over A1 and Nephio",
         version="0.1.0",
     )
     app.state.journal = journal

@@ -55,7 +55,10 @@ def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
         ric_id=settings.ric_id,
         policy_type_id=settings.policy_type_id,
         service_id=settings.service_id,
-        body={"scope": {"nfId": decision.target, "cellIdList": list(decision.cells)}, "statement": statement},
+        body={
+            "scope": {"nfId": decision.target, "cellIdList": list(decision.cells)},
+            "statement": statement,
+        },
     )
 
 
@@ -105,7 +108,9 @@ class Enactor(DBOSConfiguredInstance):
             previous = await self._read_policy(policy.policy_id)
             await self._put_policy(asdict(policy))
         except Exception as exc:
-            return Outcome(d.id, OutcomeState.FAILED, detail=f"A1 policy not applied, nothing changed: {exc}")
+            return Outcome(
+                d.id, OutcomeState.FAILED, detail=f"A1 policy not applied, nothing changed: {exc}"
+            )
         try:
             tag = await self._publish(d.to_dict())
         except Exception as exc:
@@ -116,7 +121,7 @@ class Enactor(DBOSConfiguredInstance):
                     d.id,
                     OutcomeState.FAILED,
                     a1_policy_id=policy.policy_id,
-                    detail=f"package step failed ({exc}) and the A1 policy could not be restored: {undo_exc}",
+                    detail=f"package step failed ({exc}); A1 policy not restored: {undo_exc}",
                 )
             return Outcome(
                 d.id,
@@ -143,7 +148,9 @@ class Enactor(DBOSConfiguredInstance):
             return await a1.put_policy(A1Policy(**policy))
 
     @DBOS.step(name="rapp.a1.restore", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
-    async def _restore_policy(self, policy: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    async def _restore_policy(
+        self, policy: dict[str, Any], previous: dict[str, Any] | None
+    ) -> None:
         async with self._client() as a1:
             if previous is None:
                 await a1.delete_policy(policy["policy_id"])

@@ -68,7 +68,7 @@ class SeasonalBaselineForecaster(BaseEstimator):
 
     def _point(self, X: np.ndarray) -> np.ndarray:
         """Seasonal mean of each future step, pulled toward the latest observed level."""
-        n, T = X.shape
+        _n, T = X.shape
         steps = np.arange(1, self.horizon + 1)
         lags = np.arange(1, self.n_seasons + 1)[:, None] * self.season_length
         idx = T - 1 + steps[None, :] - lags  # (seasons, horizon): same phase, k seasons back

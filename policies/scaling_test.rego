@@ -1,0 +1,132 @@
+# Unit tests for the scaling gate: one case per rule, each asserting both the verdict and the
+# reason an operator will read. Run with `rapp policy test` (the embedded runner, like `opa test`).
+package rapp.scaling_test
+
+import rego.v1
+
+import data.rapp.scaling
+
+# A shallow merge: object.union is recursive, so an override of "evidence" must replace it whole.
+_decision(overrides) := object.union(object.remove(_base, object.keys(overrides)), overrides)
+
+_base := {
+	"id": "d0123456789abcde",
+	"action": "scale_out",
+	"target": "free5gc-upf-site-03",
+	"cells": ["ManagedElement=gnb-03,GNBDUFunction=1,NRCellDU=1"],
+	"rop": "2026-11-24T10:15:00+00:00",
+	"capacity_from": "5G",
+	"capacity_to": "10G",
+	"evidence": {"prb_util_dl_p90_max": 91.5, "threshold_high": 80, "threshold_low": 30, "quantile": 0.9},
+	"created_at": "2026-11-24T10:15:02+00:00",
+}
+
+_input(overrides) := {"decision": _decision(overrides), "now": "2026-11-24T10:15:03Z"}
+
+test_allowed_scale_out if {
+	v := scaling.verdict with input as _input({})
+	v.allow == true
+	v.reasons == ["free5gc-upf-site-03: 5G -> 10G within [1G, 20G] for free5gc-upf"]
+}
+
+test_allowed_scale_in if {
+	v := scaling.verdict with input as _input({"action": "scale_in", "capacity_from": "10G", "capacity_to": "5G"})
+	v.allow == true
+	v.reasons == ["free5gc-upf-site-03: 10G -> 5G within [1G, 20G] for free5gc-upf"]
+}
+
+test_protected_target_denied if {
+	v := scaling.verdict with input as _input({"target": "free5gc-upf-site-07"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-07: protected: site-07 is under change freeze for the stadium event"]
+}
+
+test_protected_targets_come_from_data if {
+	v := scaling.verdict with input as _input({})
+		with data.rapp.protected_targets as {"free5gc-upf-site-03": "maintenance window"}
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: protected: maintenance window"]
+}
+
+test_above_max_denied if {
+	v := scaling.verdict with input as _input({"capacity_from": "20G", "capacity_to": "40G"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: 40G exceeds the maximum 20G for free5gc-upf"]
+}
+
+test_below_min_denied if {
+	v := scaling.verdict with input as _input({"action": "scale_in", "capacity_from": "1G", "capacity_to": "500M"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: 500M is below the minimum 1G for free5gc-upf"]
+}
+
+test_limits_come_from_data if {
+	v := scaling.verdict with input as _input({})
+		with data.rapp.nf_classes as {"free5gc-upf": {"min": "1G", "max": "8G", "max_step_factor": 2}}
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: 10G exceeds the maximum 8G for free5gc-upf"]
+}
+
+test_too_large_step_out_denied if {
+	v := scaling.verdict with input as _input({"capacity_from": "4G", "capacity_to": "16G"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: 4G -> 16G changes capacity by more than the maximum factor 2 for free5gc-upf"]
+}
+
+test_too_large_step_in_denied if {
+	v := scaling.verdict with input as _input({"action": "scale_in", "capacity_from": "16G", "capacity_to": "4G"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: 16G -> 4G changes capacity by more than the maximum factor 2 for free5gc-upf"]
+}
+
+test_exact_doubling_allowed if {
+	v := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "20G"})
+	v.allow == true
+}
+
+test_wrong_direction_scale_out_denied if {
+	v := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "5G"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: scale_out must increase capacity, but 10G -> 5G does not"]
+}
+
+test_wrong_direction_scale_in_denied if {
+	v := scaling.verdict with input as _input({"action": "scale_in"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: scale_in must decrease capacity, but 5G -> 10G does not"]
+}
+
+test_unknown_class_denied if {
+	v := scaling.verdict with input as _input({"target": "open5gs-smf-site-03"})
+	v.allow == false
+	v.reasons == ["open5gs-smf-site-03: no NF class matches this target (known classes: free5gc-upf)"]
+}
+
+test_class_prefix_needs_a_boundary if {
+	v := scaling.verdict with input as _input({"target": "free5gc-upfx-site-03"})
+	v.allow == false
+	v.reasons == ["free5gc-upfx-site-03: no NF class matches this target (known classes: free5gc-upf)"]
+}
+
+test_missing_evidence_denied if {
+	v := scaling.verdict with input as _input({"evidence": {"quantile": 0.9}})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: required evidence prb_util_dl_p90_max is missing"]
+}
+
+test_malformed_quantity_denied if {
+	v := scaling.verdict with input as _input({"capacity_to": "lots"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: capacity_to lots is not a Kubernetes quantity"]
+}
+
+test_several_violations_all_reported_sorted if {
+	v := scaling.verdict with input as _input({"target": "free5gc-upf-site-07", "capacity_to": "40G", "evidence": {}})
+	v.allow == false
+	v.reasons == [
+		"free5gc-upf-site-07: 40G exceeds the maximum 20G for free5gc-upf",
+		"free5gc-upf-site-07: 5G -> 40G changes capacity by more than the maximum factor 2 for free5gc-upf",
+		"free5gc-upf-site-07: protected: site-07 is under change freeze for the stadium event",
+		"free5gc-upf-site-07: required evidence prb_util_dl_p90_max is missing",
+	]
+}

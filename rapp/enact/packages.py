@@ -1,0 +1,241 @@
+"""Pure edits of kpt package files (file name -> text), for the Nephio git writer and Porch client.
+
+A direct git write bypasses Porch's render, so an edit here must also do what the package's
+function pipeline would have done (nfdeploy-fn copies ``Capacity.spec`` into
+``NFDeployment.spec.capacity``). YAML is edited round-trip with ruamel.yaml so that comments such
+as ``# kpt-merge: /dataplane``, key order, quoting and annotations that kpt or Porch wrote survive,
+and every file not edited comes back byte-identical.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.comments import CommentedMap
+
+CAPACITY_API = "req.nephio.org/v1alpha1"
+NFDEPLOYMENT_API = "workload.nephio.org/v1alpha1"
+KPTFILE = "Kptfile"
+PACKAGE_CONTEXT = "kptfile.kpt.dev"
+"""Fixed name of the package-context ConfigMap (kpt builtintypes.PkgContextName)."""
+
+_DECIMAL = {"m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_OPENER = re.compile(r"^( *)[^\s#-][^#]*:\s*(#.*)?$")
+"""A block mapping key with no value on its line: the next line shows the nesting indent."""
+_QUANTITY = re.compile(
+    r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
+    r"(?:(?P<bin>[KMGTPE]i)|(?P<exp>[eE][+-]?\d+)|(?P<dec>[mkMGTPE]?))$"
+)
+
+
+class PackageError(ValueError):
+    """The package cannot take the requested edit (missing or ambiguous resource, bad YAML)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """The throughputs of a package's ``req.nephio.org/v1alpha1`` Capacity, as written."""
+
+    max_uplink: str
+    max_downlink: str
+
+
+def parse_quantity(q: str) -> Decimal:
+    """Value of a Kubernetes quantity (``5G``, ``1.5Gi``, ``500m``, ``1e3``, ``1000``)."""
+    m = _QUANTITY.match(str(q).strip())
+    if not m:
+        raise ValueError(f"not a Kubernetes quantity: {q!r}")
+    num = Decimal(m["num"])
+    if m["bin"]:
+        return num * (Decimal(2) ** _BINARY[m["bin"]])
+    if m["exp"]:
+        return num.scaleb(int(m["exp"][1:]))
+    return num.scaleb(_DECIMAL[m["dec"] or ""])
+
+
+def format_quantity(value: Decimal | int, *, binary: bool = False) -> str:
+    """Shortest exact quantity for ``value``: the largest suffix that keeps it an integer.
+
+    ``binary`` picks Ki/Mi/... (memory style) over k/M/G (throughput style); like Kubernetes,
+    values a binary suffix cannot express exactly fall back to decimal notation.
+    """
+    v = Decimal(value)
+    if binary and v == v.to_integral_value() and v != 0:
+        for suffix, power in sorted(_BINARY.items(), key=lambda kv: -kv[1]):
+            scaled = v / (Decimal(2) ** power)
+            if scaled == scaled.to_integral_value():
+                return f"{int(scaled)}{suffix}"
+    if v == 0:
+        return "0"
+    for suffix, exp in sorted(_DECIMAL.items(), key=lambda kv: -kv[1]):
+        scaled = v.scaleb(-exp)
+        if scaled == scaled.to_integral_value():
+            return f"{int(scaled)}{suffix}"
+    return format(v.normalize(), "f")
+
+
+def read_capacity(files: Mapping[str, str]) -> Capacity:
+    """The package's Capacity throughputs (strings, as written in the package)."""
+    _, _, res = _find_one(_load_all(files), CAPACITY_API, "Capacity")
+    spec = res.get("spec") or {}
+    return Capacity(
+        max_uplink=str(spec.get("maxUplinkThroughput", "")),
+        max_downlink=str(spec.get("maxDownlinkThroughput", "")),
+    )
+
+
+def set_capacity(files: Mapping[str, str], *, uplink: str, downlink: str) -> dict[str, str]:
+    """Set Capacity throughputs and mirror ``Capacity.spec`` into ``NFDeployment.spec.capacity``.
+
+    Both resources are found by apiVersion/kind, not by file name, because deployed packages
+    may be reorganised. Only the files holding them are re-serialised.
+    """
+    for q in (uplink, downlink):
+        parse_quantity(q)
+    docs = _load_all(files)
+    cap_file, _, cap = _find_one(docs, CAPACITY_API, "Capacity")
+    nf_file, _, nf = _find_one(docs, NFDEPLOYMENT_API, "NFDeployment")
+    spec = _child_map(cap, "spec")
+    spec["maxUplinkThroughput"] = _quantity_value(uplink)
+    spec["maxDownlinkThroughput"] = _quantity_value(downlink)
+    _mirror(_child_map(_child_map(nf, "spec"), "capacity", after="provider"), spec)
+    out = dict(files)
+    for name in {cap_file, nf_file}:
+        out[name] = _dump(files[name], docs[name])
+    return out
+
+
+def set_package_name(files: Mapping[str, str], name: str) -> dict[str, str]:
+    """Name a package the way kpt and Porch do on clone: Kptfile ``metadata.name`` and the
+    package-context ConfigMap's ``data.name`` (which set-namespace turns into the namespace)."""
+    if KPTFILE not in files:
+        raise PackageError("package must contain Kptfile at root")
+    out = dict(files)
+    kptfile = _load(KPTFILE, files[KPTFILE])
+    if not kptfile or not _is(kptfile[0], "kpt.dev/v1", "Kptfile"):
+        raise PackageError("Kptfile is not a kpt.dev/v1 Kptfile")
+    _child_map(kptfile[0], "metadata")["name"] = name
+    out[KPTFILE] = _dump(files[KPTFILE], kptfile)
+    for fname, docs in _load_all(files).items():
+        contexts = [r for r in docs if _is(r, "v1", "ConfigMap") and _name(r) == PACKAGE_CONTEXT]
+        for res in contexts:
+            _child_map(res, "data")["name"] = name
+        if contexts:
+            out[fname] = _dump(files[fname], docs)
+    return out
+
+
+def _name(res: Mapping[str, Any]) -> str | None:
+    meta = res.get("metadata")
+    return meta.get("name") if isinstance(meta, Mapping) else None
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096  # never re-wrap long lines
+    return y
+
+
+def _is_yaml(name: str) -> bool:
+    return name.endswith((".yaml", ".yml"))
+
+
+def _load(name: str, text: str) -> list[Any]:
+    try:
+        return [d for d in _yaml().load_all(text) if d is not None]
+    except YAMLError as e:
+        raise PackageError(f"{name}: not valid YAML: {e}") from e
+
+
+def _load_all(files: Mapping[str, str]) -> dict[str, list[Any]]:
+    return {n: _load(n, t) for n, t in sorted(files.items()) if _is_yaml(n)}
+
+
+def _is(res: Any, api: str, kind: str) -> bool:
+    return isinstance(res, Mapping) and res.get("apiVersion") == api and res.get("kind") == kind
+
+
+def _find_one(docs: Mapping[str, list[Any]], api: str, kind: str) -> tuple[str, int, CommentedMap]:
+    hits = [(f, i, r) for f, rs in docs.items() for i, r in enumerate(rs) if _is(r, api, kind)]
+    if not hits:
+        raise PackageError(f"package has no {api} {kind}")
+    if len(hits) > 1:
+        where = ", ".join(f for f, _, _ in hits)
+        raise PackageError(
+            f"package has {len(hits)} {api} {kind} resources ({where}); expected one"
+        )
+    return hits[0]
+
+
+def _child_map(parent: CommentedMap, key: str, *, after: str | None = None) -> CommentedMap:
+    """``parent[key]`` as a mapping, created (after key ``after`` when present) if missing."""
+    child = parent.get(key)
+    if isinstance(child, CommentedMap):
+        return child
+    if child is not None:
+        raise PackageError(f"{key} is a {type(child).__name__}, expected a mapping")
+    child = CommentedMap()
+    keys = list(parent.keys())
+    pos = keys.index(after) + 1 if after in keys else len(keys)
+    parent.insert(pos, key, child)
+    return child
+
+
+def _mirror(target: CommentedMap, source: Mapping[str, Any]) -> None:
+    """Make ``target`` equal ``source`` while keeping target's existing key order and comments:
+    nfdeploy-fn replaces the whole capacity with ``Capacity.spec``."""
+    for k in [k for k in target if k not in source]:
+        del target[k]
+    for k, v in source.items():
+        if target.get(k) != v or type(target.get(k)) is not type(v):
+            target[k] = v
+
+
+def _quantity_value(q: str) -> str | int:
+    # Capacity fields are int-or-string: keep plain integers as YAML ints so they are not quoted.
+    return int(q) if q.isdigit() else q
+
+
+def _dump(original: str, docs: list[Any]) -> str:
+    y = _yaml()
+    mapping, sequence, offset = _guess_indent(original)
+    y.indent(mapping=mapping, sequence=sequence, offset=offset)
+    if original.lstrip().startswith("---"):
+        y.explicit_start = True
+    buf = io.StringIO()
+    y.dump_all(docs, buf)
+    return buf.getvalue()
+
+
+def _guess_indent(text: str) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) indents as ruamel takes them, read from the first nested
+    mapping and the first block sequence under a key: ruamel has one setting per dump, so copy
+    the file's own style rather than impose one."""
+    mapping: int | None = None
+    offset: int | None = None
+    parent: int | None = None
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        col = len(line) - len(stripped)
+        if parent is not None and col >= parent:
+            if stripped.startswith("- ") and offset is None:
+                offset = col - parent
+            elif not stripped.startswith("- ") and mapping is None and col > parent:
+                mapping = col - parent
+        m = _OPENER.match(line)
+        parent = len(m[1]) if m else None
+        if mapping is not None and offset is not None:
+            break
+    mapping = mapping or 2
+    offset = offset or 0
+    return mapping, max(mapping, offset + 2), offset

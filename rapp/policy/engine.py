@@ -1,0 +1,158 @@
+"""The gate every decision passes before anything touches the network.
+
+Fail closed: whatever goes wrong while judging a decision (an engine error, an undefined rule, a
+result of the wrong shape, input that cannot be serialised) becomes a denial that says why, never
+an exception that a caller might swallow and carry on enacting.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import regorus
+
+from rapp.domain import Decision, Verdict
+from rapp.policy.loader import PolicyError, PolicySet, compile_engine, load_policy_set
+
+DEFAULT_QUERY = "data.rapp.scaling.verdict"
+ENGINE_ERROR = "policy engine error"
+
+
+@runtime_checkable
+class PolicyEngine(Protocol):
+    """Judges decisions; backends are the embedded regorus engine or an OPA sidecar."""
+
+    @property
+    def revision(self) -> str:
+        """Short hash of the policy set, so every verdict names what decided it."""
+        ...
+
+    def evaluate(
+        self, decisions: Sequence[Decision], *, now: datetime | None = None
+    ) -> list[Verdict]: ...
+
+
+class RegoPolicyEngine:
+    """``PolicyEngine`` on the embedded regorus interpreter.
+
+    The set is compiled once per thread and cloned per decision: regorus engines may not cross
+    threads (pyo3 panics), and a clone costs under a microsecond while giving each decision a
+    clean engine.
+    """
+
+    def __init__(self, policy_set: PolicySet, *, query: str = DEFAULT_QUERY) -> None:
+        self._policy_set = policy_set
+        self._query = query
+        self._local = threading.local()
+        # Compile now so a broken set fails at start-up, not at the first decision.
+        self._local.engine = compile_engine(policy_set)
+
+    @classmethod
+    def from_directory(cls, directory: Path, **kw: Any) -> RegoPolicyEngine:
+        return cls(load_policy_set(directory), **kw)
+
+    @property
+    def revision(self) -> str:
+        return self._policy_set.revision
+
+    @property
+    def policy_set(self) -> PolicySet:
+        return self._policy_set
+
+    @property
+    def query(self) -> str:
+        return self._query
+
+    def evaluate(
+        self, decisions: Sequence[Decision], *, now: datetime | None = None
+    ) -> list[Verdict]:
+        stamp = _rfc3339(now or datetime.now(UTC))
+        try:
+            engine = self._engine()
+        except PolicyError as exc:
+            return [self._fail(d, str(exc)) for d in decisions]
+        return [self._judge(engine, decision, stamp) for decision in decisions]
+
+    def _engine(self) -> regorus.Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = compile_engine(self._policy_set)
+            self._local.engine = engine
+        return engine
+
+    def _judge(self, engine: regorus.Engine, decision: Decision, now: str) -> Verdict:
+        try:
+            document = json.dumps(
+                {"decision": decision.to_dict(), "now": now},
+                allow_nan=False,
+                default=_json_default,
+            )
+        except Exception as exc:
+            return self._fail(decision, f"decision is not JSON: {exc}")
+        try:
+            clone = engine.clone()
+            clone.set_input_json(document)
+            result = clone.eval_rule(self._query)
+        except Exception as exc:
+            error = PolicyError.from_engine(exc)
+            # Errors without a source location (e.g. an unknown rule path) name the query instead.
+            return self._fail(decision, str(error) if error.file else f"{self._query}: {error}")
+        except BaseException as exc:
+            # A Rust panic inside regorus arrives as pyo3's PanicException, a BaseException.
+            if type(exc).__name__ != "PanicException":
+                raise
+            return self._fail(decision, f"engine panic: {PolicyError.from_engine(exc)}")
+        return self._verdict(decision, result)
+
+    def _verdict(self, decision: Decision, result: Any) -> Verdict:
+        problem = _shape_problem(result, self._query)
+        if problem:
+            return self._fail(decision, problem)
+        return Verdict(
+            decision_id=decision.id,
+            allow=result["allow"],
+            reasons=tuple(sorted(result["reasons"])),
+            policy_revision=self.revision,
+        )
+
+    def _fail(self, decision: Decision, message: str) -> Verdict:
+        return Verdict(
+            decision_id=decision.id,
+            allow=False,
+            reasons=(f"{ENGINE_ERROR}: {message}",),
+            policy_revision=self.revision,
+        )
+
+
+def _shape_problem(result: Any, query: str) -> str | None:
+    """Why ``result`` is not ``{"allow": bool, "reasons": [str, ...]}``, or None if it is."""
+    if result is None:
+        return f"{query} is undefined"
+    if not isinstance(result, Mapping):
+        return f"{query} is {type(result).__name__}, not an object"
+    allow, reasons = result.get("allow"), result.get("reasons")
+    if not isinstance(allow, bool):
+        return f"{query}.allow is {allow!r}, not a boolean"
+    if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
+        return f"{query}.reasons is {reasons!r}, not a list of strings"
+    return None
+
+
+def _rfc3339(ts: datetime) -> str:
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json_default(value: Any) -> Any:
+    # Planner evidence is often numpy scalars; .item() gives the plain Python number.
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, datetime):
+        return _rfc3339(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,267 @@
+"""The direct-to-git writer against real bare repos: Porch's layout, idempotency, races, seeding."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from rapp.enact.nephio import GitPackageRepo, PackageRevision, PublishError
+from rapp.enact.packages import Capacity, PackageError, read_capacity, set_capacity
+from simulators.nephio.__main__ import main as seed_cli
+from simulators.nephio.seed import SEED_WORKSPACE, seed_repository
+
+PKG = "edge01/free5gc-upf"
+OTHER = "edge02/free5gc-upf"
+
+
+def git(bare: Path, *args: str) -> str:
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        ["git", "--git-dir", str(bare), *args], capture_output=True, text=True, env=env, check=True
+    )
+    return out.stdout.strip()
+
+
+def tags(bare: Path) -> dict[str, str]:
+    lines = git(bare, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/tags")
+    return dict(line.split() for line in lines.splitlines())
+
+
+def is_ancestor(bare: Path, old: str, new: str) -> bool:
+    res = subprocess.run(["git", "--git-dir", str(bare), "merge-base", "--is-ancestor", old, new])
+    return res.returncode == 0
+
+
+def scale(to: str) -> Callable[[dict[str, str]], dict[str, str]]:
+    return lambda files: set_capacity(files, uplink=to, downlink=to)
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    bare = tmp_path / "deploy.git"
+    seed_repository(bare, [PKG, OTHER])
+    return bare
+
+
+@pytest.fixture
+def repo_factory(tmp_path: Path, remote: Path) -> Callable[..., GitPackageRepo]:
+    count = iter(range(1000))
+
+    def make(**kwargs: object) -> GitPackageRepo:
+        return GitPackageRepo(str(remote), tmp_path / f"clone{next(count)}", **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+def test_seeded_packages_are_what_porch_reads(remote: Path, repo_factory) -> None:
+    repo = repo_factory()
+    assert repo.packages() == [PKG, OTHER]
+    assert set(tags(remote)) == {f"{PKG}/v1", f"{OTHER}/v1"}
+    for pkg in (PKG, OTHER):
+        assert git(remote, "cat-file", "-t", f"main:{pkg}/Kptfile") == "blob"
+        files = repo.read(pkg)
+        assert read_capacity(files) == Capacity("5G", "5G")
+        assert YAML(typ="safe").load(files["Kptfile"])["metadata"]["name"] == "free5gc-upf"
+        rev = repo.latest_revision(pkg)
+        assert rev == PackageRevision(
+            pkg, 1, f"{pkg}/v1", tags(remote)[f"{pkg}/v1"], SEED_WORKSPACE
+        )
+        assert is_ancestor(remote, rev.commit, "main")
+        assert git(remote, "log", "-1", "--format=%B", rev.commit) == (
+            f"Approving package revision {pkg}/1\n\n"
+            f'kpt:{{"package":"{pkg}","workspaceName":"packagevariant-1","revision":"1"}}'
+        )
+
+
+def test_seed_capacity_and_cli(tmp_path: Path) -> None:
+    bare = tmp_path / "cli.git"
+    assert seed_cli(["seed", "--repo", str(bare), "--package", "upf-a", "--capacity", "3G"]) == 0
+    files = GitPackageRepo(str(bare), tmp_path / "w").read("upf-a")
+    assert read_capacity(files) == Capacity("3G", "3G")
+    assert YAML(typ="safe").load(files["upfdeployment.yaml"])["spec"]["capacity"] == {
+        "maxUplinkThroughput": "3G",
+        "maxDownlinkThroughput": "3G",
+    }
+    with pytest.raises(SystemExit):
+        seed_cli(["seed", "--repo", str(bare), "--package", "upf-b"])
+    assert set(tags(bare)) == {"upf-a/v1"}
+    assert seed_cli(["seed", "--repo", str(bare), "--package", "upf-b", "--force"]) == 0
+    assert set(tags(bare)) == {"upf-b/v1"}
+
+
+def test_publish_v2_fast_forward_with_only_capacity_changed(remote: Path, repo_factory) -> None:
+    repo = repo_factory()
+    old_tip = git(remote, "rev-parse", "main")
+    rev = repo.publish(PKG, "d0123abc", scale("10G"), message="decision d0123abc")
+
+    assert (rev.package, rev.revision, rev.tag, rev.workspace) == (PKG, 2, f"{PKG}/v2", "d0123abc")
+    assert git(remote, "rev-parse", "main") == rev.commit == tags(remote)[f"{PKG}/v2"]
+    assert git(remote, "cat-file", "-t", f"refs/tags/{PKG}/v2") == "commit"  # lightweight
+    assert is_ancestor(remote, old_tip, rev.commit)
+    assert git(remote, "rev-parse", f"{rev.commit}^") == old_tip
+    assert git(remote, "log", "-1", "--format=%B", rev.commit).splitlines() == [
+        f"Approving package revision {PKG}/2",
+        "",
+        f'kpt:{{"package":"{PKG}","workspaceName":"d0123abc","revision":"2"}}',
+        "decision d0123abc",
+    ]
+    assert git(remote, "log", "-1", "--format=%an <%ae>", rev.commit) == "rapp <rapp@localhost>"
+
+    changed = git(remote, "diff", "--name-only", old_tip, rev.commit).splitlines()
+    assert changed == [f"{PKG}/capacity.yaml", f"{PKG}/upfdeployment.yaml"]
+    assert git(remote, "diff", "--name-only", f"{PKG}/v1", f"{PKG}/v2", "--", PKG) == "\n".join(
+        changed
+    )
+    load = YAML(typ="safe").load
+    v1 = {f: load(git(remote, "show", f"{PKG}/v1:{f}")) for f in changed}
+    v2 = {f: load(git(remote, "show", f"{PKG}/v2:{f}")) for f in changed}
+    cap = {"maxUplinkThroughput": "10G", "maxDownlinkThroughput": "10G"}
+    assert v1[changed[0]]["spec"] != cap
+    assert v2[changed[0]]["spec"] == cap
+    assert v2[changed[1]]["spec"]["capacity"] == cap
+    v1[changed[0]]["spec"] = v1[changed[1]]["spec"]["capacity"] = cap
+    assert v1 == v2
+    assert read_capacity(repo_factory().read(PKG)) == Capacity("10G", "10G")
+
+
+def test_publish_is_idempotent_by_workspace(remote: Path, repo_factory) -> None:
+    first = repo_factory().publish(PKG, "d1", scale("10G"))
+    before = (git(remote, "rev-parse", "main"), tags(remote))
+
+    def must_not_run(files: dict[str, str]) -> dict[str, str]:
+        raise AssertionError("mutate ran for a workspace that is already published")
+
+    # A fresh clone stands for the process that crashed after its push.
+    assert repo_factory().publish(PKG, "d1", must_not_run) == first
+    assert repo_factory().find_revision(PKG, "d1") == first
+    assert (git(remote, "rev-parse", "main"), tags(remote)) == before
+    assert repo_factory().find_revision(PKG, "nope") is None
+    # The workspace is per package: the same name on another package is a new revision.
+    assert repo_factory().publish(OTHER, "d1", scale("10G")).tag == f"{OTHER}/v2"
+
+
+def test_non_integer_tags_are_ignored(remote: Path, repo_factory) -> None:
+    git(remote, "tag", f"{PKG}/v2.0.0", "main")
+    git(remote, "tag", f"{PKG}/v9-rc", "main")
+    git(remote, "tag", f"{PKG}/sub/v7", "main")  # a nested package's tag, not this one's
+    repo = repo_factory()
+    assert repo.latest_revision(PKG).revision == 1
+    assert repo.publish(PKG, "d2", scale("10G")).tag == f"{PKG}/v2"
+    assert repo.latest_revision(PKG).revision == 2
+
+
+def test_refused_mutations_write_nothing(remote: Path, repo_factory) -> None:
+    repo = repo_factory()
+    before = (git(remote, "rev-parse", "main"), tags(remote))
+    with pytest.raises(PackageError, match="no change"):
+        repo.publish(PKG, "same", scale("5G"))
+    with pytest.raises(PackageError, match="removes the Kptfile"):
+        repo.publish(PKG, "nokpt", lambda f: {k: v for k, v in f.items() if k != "Kptfile"})
+    with pytest.raises(PackageError, match="refusing file"):
+        repo.publish(PKG, "escape", lambda f: {**f, "../other/x.yaml": "a: 1\n"})
+    with pytest.raises(PackageError, match="no package"):
+        repo.read("edge09/none")
+    with pytest.raises(ValueError, match="package path"):
+        repo.publish("../x", "w", scale("1G"))
+    assert (git(remote, "rev-parse", "main"), tags(remote)) == before
+
+
+def test_deleting_a_file_and_other_packages_untouched(remote: Path, repo_factory) -> None:
+    repo = repo_factory()
+    other_tree = git(remote, "rev-parse", f"main:{OTHER}")
+    old_tip = git(remote, "rev-parse", "main")
+    rev = repo.publish(PKG, "d3", lambda f: {k: v for k, v in f.items() if k != "README.md"})
+    assert git(remote, "diff", "--name-status", old_tip, rev.commit) == f"D\t{PKG}/README.md"
+    assert git(remote, "rev-parse", f"main:{OTHER}") == other_tree
+
+
+def test_race_loser_retries_on_the_new_tip(remote: Path, repo_factory) -> None:
+    a, b = repo_factory(), repo_factory()
+    calls: list[str] = []
+    b_rev: list[PackageRevision] = []
+
+    def a_mutate(files: dict[str, str]) -> dict[str, str]:
+        calls.append(read_capacity(files).max_uplink)
+        if not b_rev:  # B publishes between A's fetch and A's push
+            b_rev.append(b.publish(PKG, "ws-b", scale("10G")))
+        return set_capacity(files, uplink="20G", downlink="20G")
+
+    a_rev = a.publish(PKG, "ws-a", a_mutate)
+
+    assert calls == ["5G", "10G"]  # rejected once, re-applied on B's revision
+    assert (b_rev[0].revision, a_rev.revision) == (2, 3)
+    assert tags(remote)[f"{PKG}/v2"] == b_rev[0].commit
+    assert tags(remote)[f"{PKG}/v3"] == a_rev.commit == git(remote, "rev-parse", "main")
+    assert is_ancestor(remote, b_rev[0].commit, a_rev.commit)
+    assert read_capacity(repo_factory().read(PKG)) == Capacity("20G", "20G")
+    assert a.find_revision(PKG, "ws-b") == b_rev[0]
+
+
+def test_rejected_atomic_push_leaves_no_stray_tag(remote: Path, repo_factory) -> None:
+    a, b = repo_factory(push_attempts=1), repo_factory()
+
+    def a_mutate(files: dict[str, str]) -> dict[str, str]:
+        # B moves main with another package, so A's tag PKG/v2 is new and only main conflicts.
+        if f"{OTHER}/v2" not in tags(remote):
+            b.publish(OTHER, "ws-b", scale("10G"))
+        return set_capacity(files, uplink="20G", downlink="20G")
+
+    with pytest.raises(PublishError, match="rejected 1 times"):
+        a.publish(PKG, "ws-a", a_mutate)
+    assert f"{PKG}/v2" not in tags(remote)
+    assert git(remote, "rev-parse", "main") == tags(remote)[f"{OTHER}/v2"]
+
+    rev = a.publish(PKG, "ws-a", a_mutate)
+    assert rev.tag == f"{PKG}/v2"
+    assert is_ancestor(remote, tags(remote)[f"{OTHER}/v2"], rev.commit)
+
+
+def test_concurrent_writers_lose_nothing(remote: Path, repo_factory) -> None:
+    writers = [repo_factory(push_attempts=20), repo_factory(push_attempts=20)]
+    barrier = threading.Barrier(4)
+    results: list[PackageRevision] = []
+    errors: list[BaseException] = []
+
+    def run(w: GitPackageRepo, name: str) -> None:
+        barrier.wait()
+        try:
+            for i in range(2):
+                results.append(w.publish(PKG, f"{name}-{i}", scale(f"{len(name) * 10 + i}G")))
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=run, args=(writers[i % 2], name))
+        for i, name in enumerate(["a", "bb", "ccc", "dddd"])
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(r.revision for r in results) == list(range(2, 10))
+    history = git(remote, "rev-list", "--first-parent", "main").splitlines()
+    for r in results:
+        assert tags(remote)[r.tag] == r.commit
+        assert r.commit in history
+    assert len(set(history)) == len(history) == 2 + 8  # two seeds, eight revisions, linear
+    last = max(results, key=lambda r: r.revision)
+    assert git(remote, "rev-parse", "main") == last.commit
+    name, i = last.workspace.split("-")
+    want = f"{len(name) * 10 + int(i)}G"
+    assert read_capacity(writers[1].read(PKG)) == Capacity(want, want)
+
+
+def test_git_failures_raise_publish_error_with_stderr(tmp_path: Path) -> None:
+    repo = GitPackageRepo(str(tmp_path / "missing.git"), tmp_path / "w")
+    with pytest.raises(PublishError, match="does not appear to be a git repository"):
+        repo.packages()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "file").write_text("x")
+    with pytest.raises(PublishError, match="not a git clone"):
+        GitPackageRepo(str(tmp_path / "missing.git"), tmp_path / "junk").packages()

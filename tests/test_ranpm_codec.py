@@ -1,0 +1,192 @@
+"""ranpm PM report JSON codec: the shared O-RAN SC samples, gzip, and every malformed form."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from rapp.telemetry.ranpm import DecodeError, decode_batch, decode_ranpm
+
+DN = "SubNetwork=CountryNN,MeContext=MEC-Gbg-1,ManagedElement=RNC-Gbg-1"
+CELL_997 = f"{DN},RncFunction=RF-1,UtranCell=Gbg-997"
+CELL_999 = f"{DN},RncFunction=RF-1,UtranCell=Gbg-999"
+# the sample's *EpochMicrosec are really milliseconds: 951912000000 ms = 2000-03-01T12:00Z
+SAMPLE_END = pd.Timestamp("2000-03-01T12:15:00Z")
+
+
+def _load(samples: Path, name: str) -> bytes:
+    return (samples / "pm-json" / name).read_bytes()
+
+
+def _doc(samples: Path) -> dict[str, Any]:
+    return json.loads(_load(samples, "ranpm_pm_report_filtered.json"))
+
+
+def test_full_sample(samples: Path) -> None:
+    frame = decode_ranpm(_load(samples, "ranpm_pm_report.json")).frame
+    assert set(frame["period_end"]) == {SAMPLE_END}
+    assert set(frame["granularity_s"]) == {900}
+    assert frame["cell"].nunique() == 4
+    v = frame.set_index(["cell", "counter"])["value"]
+    assert v[(CELL_997, "attTCHSeizures")] == 813
+    assert v[(CELL_997, "succImmediateAssignProcs8")] == 787
+    enb = f"{DN},ManagedElement=RNC-Gbg-1,ENodeBFunction=1"
+    # "86,87,2,..." is a distribution counter: one row per bin
+    assert v[(enb, "succTCHSeizures2[0]")] == 86
+    assert v[(enb, "succTCHSeizures2[8]")] == 24
+    assert v[(enb, "attTCHSeizures1")] == 4
+    assert set(frame.loc[frame["suspect"], "cell"]) == {CELL_999}
+    assert len(frame) == 3 * 4 * 2 + 3 + 9
+
+
+def test_filtered_sample(samples: Path) -> None:
+    frame = decode_ranpm(_load(samples, "ranpm_pm_report_filtered.json")).frame
+    assert list(frame["counter"].unique()) == ["succImmediateAssignProcs"]
+    assert frame.set_index("cell")["value"].to_dict() == {
+        CELL_997: 1113.0,
+        f"{DN},RncFunction=RF-1,UtranCell=Gbg-998": 234.0,
+        CELL_999: 789.0,
+    }
+    assert frame["suspect"].tolist() == [False, False, True]
+    assert str(frame["period_end"].dtype) == "datetime64[ns, UTC]"
+    assert str(frame["granularity_s"].dtype) == "int32"
+
+
+def test_gzip_is_detected(samples: Path) -> None:
+    raw = _load(samples, "ranpm_pm_report.json")
+    pd.testing.assert_frame_equal(decode_ranpm(gzip.compress(raw)).frame, decode_ranpm(raw).frame)
+
+
+def test_microsecond_header_and_lying_last_epoch(samples: Path) -> None:
+    doc = _doc(samples)
+    hdr = doc["event"]["commonEventHeader"]
+    hdr["startEpochMicrosec"], hdr["lastEpochMicrosec"] = (
+        1_736_163_900_000_000,
+        1_736_164_800_000_000,
+    )
+    assert set(decode_ranpm(json.dumps(doc).encode()).frame["period_end"]) == {
+        pd.Timestamp("2025-01-06T12:00Z")
+    }
+    hdr["lastEpochMicrosec"] = 1_736_170_000_123_456  # converter clock, not the ROP end
+    assert set(decode_ranpm(json.dumps(doc).encode()).frame["period_end"]) == {
+        pd.Timestamp("2025-01-06T12:00Z")
+    }
+    hdr["startEpochMicrosec"] = 0  # insane start, sane last: trust last
+    hdr["lastEpochMicrosec"] = 1_736_164_800_000_000
+    assert set(decode_ranpm(json.dumps(doc).encode()).frame["period_end"]) == {
+        pd.Timestamp("2025-01-06T12:00Z")
+    }
+
+
+def test_empty_svalue_is_nan(samples: Path) -> None:
+    doc = _doc(samples)
+    mdc = doc["event"]["perf3gppFields"]["measDataCollection"]
+    mdc["measInfoList"][0]["measValuesList"][0]["measResults"][0]["sValue"] = ""
+    frame = decode_ranpm(json.dumps(doc).encode()).frame
+    assert frame["value"].isna().tolist() == [True, False, False]
+
+
+def test_empty_dn_uses_instance_id(samples: Path) -> None:
+    doc = _doc(samples)
+    doc["event"]["perf3gppFields"]["measDataCollection"]["measuredEntityDn"] = ""
+    frame = decode_ranpm(json.dumps(doc).encode()).frame
+    assert frame["cell"].iloc[0] == "RncFunction=RF-1,UtranCell=Gbg-997"
+
+
+def _mdc(d: dict[str, Any]) -> dict[str, Any]:
+    return d["event"]["perf3gppFields"]["measDataCollection"]
+
+
+def _mv(d: dict[str, Any]) -> dict[str, Any]:
+    return _mdc(d)["measInfoList"][0]["measValuesList"][0]
+
+
+def _set(path: Callable[[dict[str, Any]], dict[str, Any]], key: str, value: Any) -> Callable:
+    def mutate(d: dict[str, Any]) -> None:
+        if value is _DELETE:
+            del path(d)[key]
+        else:
+            path(d)[key] = value
+
+    return mutate
+
+
+_DELETE = object()
+_HDR = lambda d: d["event"]["commonEventHeader"]  # noqa: E731
+_FIELDS = lambda d: d["event"]["perf3gppFields"]  # noqa: E731
+_RESULT = lambda d: _mv(d)["measResults"][0]  # noqa: E731
+
+MALFORMED = [
+    ("domain", _set(_HDR, "domain", "fault"), "domain is 'fault'"),
+    ("no header", _set(lambda d: d["event"], "commonEventHeader", _DELETE), "commonEventHeader"),
+    ("no mdc", _set(_FIELDS, "measDataCollection", _DELETE), "measDataCollection missing"),
+    ("no infos", _set(_mdc, "measInfoList", _DELETE), "measInfoList missing"),
+    ("granularity", _set(_mdc, "granularityPeriod", "900"), "granularityPeriod"),
+    ("p high", _set(_RESULT, "p", 2), "p=2 out of range 1..1"),
+    ("p zero", _set(_RESULT, "p", 0), "p=0 out of range"),
+    ("p string", _set(_RESULT, "p", "1"), "p='1' out of range"),
+    ("no p", _set(_RESULT, "p", _DELETE), "without 'p'"),
+    ("svalue", _set(_RESULT, "sValue", "12a"), "non-numeric sValue '12a'"),
+    ("svalue inf", _set(_RESULT, "sValue", "inf"), "infinite"),
+    ("suspect", _set(_mv, "suspectFlag", "maybe"), "suspectFlag is 'maybe'"),
+    ("instance", _set(_mv, "measObjInstId", ""), "measObjInstId"),
+    ("times", lambda d: _HDR(d).update(startEpochMicrosec=-1, lastEpochMicrosec="x"), "no sane"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED]
+)
+def test_malformed_reason(samples: Path, mutate: Callable, reason: str) -> None:
+    doc = copy.deepcopy(_doc(samples))
+    mutate(doc)
+    with pytest.raises(DecodeError) as info:
+        decode_ranpm(json.dumps(doc).encode())
+    assert reason in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"", "empty payload"),
+        (b"{not json", "not JSON"),
+        (b"\xff\xfe{}", "not"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"event": {}}', "commonEventHeader missing"),
+        (b"\x1f\x8b\x08\x00garbage", "bad gzip"),
+    ],
+)
+def test_malformed_bytes(payload: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_ranpm(payload)
+    assert reason in info.value.reason
+
+
+def test_decode_batch_isolates_failures(samples: Path) -> None:
+    good = _load(samples, "ranpm_pm_report_filtered.json")
+    batch, failures = decode_batch([good, b"nope", gzip.compress(good), b'{"event": 1}'])
+    assert [i for i, _ in failures] == [1, 3]
+    assert "not JSON" in failures[0][1].reason
+    assert len(batch) == 6
+    assert batch.frame.index.tolist() == list(range(6))
+
+
+def test_decode_batch_all_bad_is_empty() -> None:
+    batch, failures = decode_batch([b"x"])
+    assert len(batch) == 0
+    assert len(failures) == 1
+    assert list(batch.frame.columns) == [
+        "cell",
+        "period_end",
+        "granularity_s",
+        "counter",
+        "value",
+        "suspect",
+    ]
