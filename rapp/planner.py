@@ -1,10 +1,12 @@
-"""Forecasts -> capacity decisions per network function, with a dead band and a cool-down.
+"""Forecasts -> capacity decisions per network function, with hysteresis and a cool-down.
 
-Cells roll up to the NF package that serves them (``Topology``). An NF scales out one ladder step
-when the forecast quantile of any of its cells goes above ``high`` within the horizon, and scales
-in one step when every cell stays below ``low``. Between the two nothing happens (hysteresis), and
-an NF that was just proposed for a change waits ``cooldown_rops`` before the next proposal, whether
-or not the policy allowed it: a denial should not be re-asked every ROP.
+Cells roll up to the NF package that serves them (``Topology``). Each NF is a Schmitt trigger: it
+scales out one ladder step when the forecast quantile of any of its cells goes above ``high``
+within the horizon, and may not scale out again until it has come back below ``low`` and scaled
+in; likewise the other way. So an NF moves between a busy-hour and a quiet-hour capacity instead
+of ratcheting up the ladder while the load stays high, and between the thresholds nothing happens.
+A proposal counts whether or not the policy allows it: a denied change is asked again when the
+forecast next crosses the threshold, not every ROP. ``cooldown_rops`` spaces any two proposals.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Planner:
         self.quantile = quantile
         self.cooldown_rops = cooldown_rops
         self._last_proposal: dict[str, pd.Timestamp] = {}
+        self._last_action: dict[str, Action] = {}
 
     def plan(self, forecast: Forecast, capacity: Mapping[str, str]) -> list[Decision]:
         """Decisions for the ROP the forecast was issued at, in target order."""
@@ -91,8 +94,9 @@ class Planner:
             return []
         by_target = frame.groupby("target")["peak"]
         top, bottom = by_target.max(), by_target.min()
-        out_targets = top.index[top > self.high]
-        in_targets = top.index[top < self.low]
+        last = pd.Series(self._last_action, dtype=object).reindex(top.index)
+        out_targets = top.index[(top > self.high) & (last != Action.SCALE_OUT)]
+        in_targets = top.index[(top < self.low) & (last != Action.SCALE_IN)]
         decisions = [
             self._decide(Action.SCALE_OUT, t, frame, top[t], capacity, forecast)
             for t in out_targets
@@ -124,6 +128,7 @@ class Planner:
         if action is Action.SCALE_OUT:
             cells = cells[frame.loc[cells, "peak"].to_numpy() > self.high]
         self._last_proposal[target] = rop
+        self._last_action[target] = action
         evidence: dict[str, object] = {
             "kpi": forecast.kpi,
             "quantile": self.quantile,

@@ -61,15 +61,32 @@ def test_uses_current_capacity_and_stops_at_the_ends_of_the_ladder():
     ]
 
 
-def test_cooldown_holds_the_next_proposal_for_a_target():
+STEP = pd.Timedelta(minutes=15)
+
+
+def test_hysteresis_no_second_scale_out_until_the_load_has_come_back_down():
+    p = planner(cooldown_rops=1)
+    busy = {"01": 95, "02": 50, "03": 50}
+    assert len(p.plan(forecast_with(busy), {})) == 1
+    for k in (1, 2, 3):  # still busy: already scaled out, nothing more
+        assert p.plan(forecast_with(busy, ROP + k * STEP), {"free5gc-upf-site-01": "10G"}) == []
+    assert p.plan(forecast_with({"01": 50, "02": 50, "03": 50}, ROP + 4 * STEP), {}) == []
+    [quiet] = p.plan(
+        forecast_with({"01": 10, "02": 50, "03": 50}, ROP + 5 * STEP),
+        {"free5gc-upf-site-01": "10G"},
+    )
+    assert (quiet.action, quiet.capacity_from, quiet.capacity_to) == (Action.SCALE_IN, "10G", "5G")
+    [again] = p.plan(forecast_with(busy, ROP + 6 * STEP), {"free5gc-upf-site-01": "5G"})
+    assert again.action is Action.SCALE_OUT
+
+
+def test_cooldown_spaces_proposals_for_a_target():
     p = planner(cooldown_rops=4)
-    step = pd.Timedelta(minutes=15)
     assert len(p.plan(forecast_with({"01": 95, "02": 50, "03": 50}), {})) == 1
-    for k in (1, 2, 3):
-        assert p.plan(forecast_with({"01": 95, "02": 50, "03": 50}, ROP + k * step), {}) == []
-    again = p.plan(forecast_with({"01": 95, "02": 50, "03": 50}, ROP + 4 * step), {})
-    assert len(again) == 1
-    assert again[0].id != decision_id("free5gc-upf-site-01", Action.SCALE_OUT, ROP)
+    for k in (1, 2, 3):  # the load collapsed at once, but the cool-down holds
+        assert p.plan(forecast_with({"01": 5, "02": 50, "03": 50}, ROP + k * STEP), {}) == []
+    [later] = p.plan(forecast_with({"01": 5, "02": 50, "03": 50}, ROP + 4 * STEP), {})
+    assert later.action is Action.SCALE_IN
 
 
 def test_same_facts_same_ids():
