@@ -39,11 +39,19 @@ def _logging(level: str) -> None:
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the loop and the API until SIGINT/SIGTERM."""
+    from pydantic import ValidationError
+
+    from rapp.policy import PolicyError
     from rapp.runtime import serve as run
 
-    settings = Settings.load(config)
-    _logging(settings.log_level)
-    asyncio.run(run(settings))
+    try:
+        settings = Settings.load(config)
+        _logging(settings.log_level)
+        asyncio.run(run(settings))
+    except (ValidationError, FileNotFoundError, PolicyError) as exc:
+        # Configuration mistakes get one clear message, not a traceback.
+        typer.echo(f"rapp: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -93,15 +93,17 @@ class Planner:
         if frame.empty:
             return []
         by_target = frame.groupby("target")["peak"]
-        top, bottom = by_target.max(), by_target.min()
+        top = by_target.max()
         last = pd.Series(self._last_action, dtype=object).reindex(top.index)
         out_targets = top.index[(top > self.high) & (last != Action.SCALE_OUT)]
         in_targets = top.index[(top < self.low) & (last != Action.SCALE_IN)]
+        # Only the few targets that cross a threshold are looked at one by one.
+        members = frame.groupby("target").indices
         decisions = [
-            self._decide(Action.SCALE_OUT, t, frame, top[t], capacity, forecast)
+            self._decide(Action.SCALE_OUT, t, frame.iloc[members[t]], capacity, forecast)
             for t in out_targets
         ] + [
-            self._decide(Action.SCALE_IN, t, frame, top[t], capacity, forecast, bottom[t])
+            self._decide(Action.SCALE_IN, t, frame.iloc[members[t]], capacity, forecast)
             for t in in_targets
         ]
         return sorted((d for d in decisions if d is not None), key=lambda d: d.target)
@@ -110,12 +112,11 @@ class Planner:
         self,
         action: Action,
         target: str,
-        frame: pd.DataFrame,
-        peak: float,
+        cells: pd.DataFrame,
         capacity: Mapping[str, str],
         forecast: Forecast,
-        floor: float | None = None,
     ) -> Decision | None:
+        """One ladder step for ``target``, whose cells (and their peaks) are ``cells``."""
         rop = forecast.issued_at
         if self._cooling(target, rop, forecast.step):
             return None
@@ -124,26 +125,26 @@ class Planner:
         position = self.ladder.index(current) if current in self.ladder else None
         if position is None or not 0 <= position + step < len(self.ladder):
             return None
-        cells = frame.index[frame["target"] == target]
+        named = cells.index
         if action is Action.SCALE_OUT:
-            cells = cells[frame.loc[cells, "peak"].to_numpy() > self.high]
+            named = named[cells["peak"].to_numpy() > self.high]
         self._last_proposal[target] = rop
         self._last_action[target] = action
+        q = f"{forecast.kpi}_p{round(self.quantile * 100)}"
         evidence: dict[str, object] = {
             "kpi": forecast.kpi,
             "quantile": self.quantile,
-            f"{forecast.kpi}_p{round(self.quantile * 100)}_max": round(float(peak), 2),
+            f"{q}_max": round(float(cells["peak"].max()), 2),
+            f"{q}_min": round(float(cells["peak"].min()), 2),
             "threshold_high": self.high,
             "threshold_low": self.low,
             "horizon_rops": forecast.horizon,
-            "cells_total": int((frame["target"] == target).sum()),
+            "cells_total": len(cells),
         }
-        if floor is not None:
-            evidence[f"{forecast.kpi}_p{round(self.quantile * 100)}_min"] = round(float(floor), 2)
         return Decision.new(
             action,
             target,
-            sorted(cells),
+            sorted(named),
             _as_datetime(rop),
             capacity_from=current,
             capacity_to=self.ladder[position + step],

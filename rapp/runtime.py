@@ -13,16 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import pandas as pd
 import uvicorn
+from aiokafka.errors import KafkaError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from rapp.api import create_app
 from rapp.config import Settings
 from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
+from rapp.enact.nephio import PublishError
 from rapp.enact.packages import PackageError, read_capacity
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
 from rapp.planner import Planner, Topology
@@ -32,6 +36,7 @@ from rapp.store import Journal
 from rapp.telemetry import KafkaPmSource, SourceBatch, derive_kpis
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Runtime:
@@ -68,16 +73,38 @@ class Runtime:
         self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=self.journal)
         self.state: CellState | None = None
         self.capacity: dict[str, str] = {}
-        self._checks = {"kafka": False, "enactor": False}
+        self._checks = {"enactor": False, "nephio_repo": False, "kafka": False}
 
     def readiness(self) -> Mapping[str, bool]:
         return {**self._checks, "journal": self.journal.ping()}
 
     async def run(self) -> None:
-        """Consume, decide and enact until cancelled."""
+        """Consume, decide and enact until cancelled.
+
+        Peers that are down at start (the deployment repository, Kafka) are waited for with
+        backoff, and readiness says which one; a configuration error stops the process at once.
+        """
         await asyncio.to_thread(launch, self.settings.enact)
         self._checks["enactor"] = True
-        self.capacity = await asyncio.to_thread(self._read_capacities)
+        self.capacity = await _until_up(
+            f"Nephio repository {self.settings.nephio.remote}",
+            lambda: asyncio.to_thread(self._read_capacities),
+            PublishError,
+        )
+        self._checks["nephio_repo"] = True
+        k = self.settings.kafka
+        source = await _until_up(f"Kafka at {k.bootstrap}", self._open_source, KafkaError, OSError)
+        try:
+            self._checks["kafka"] = True
+            log.info("consuming %s from %s as group %s", k.topic, k.bootstrap, k.group_id)
+            async for batch in source.batches():
+                await self.handle(batch)
+        finally:
+            self._checks["kafka"] = False
+            await source.stop()
+
+    async def _open_source(self) -> KafkaPmSource:
+        # A fresh source per attempt: aiokafka clients cannot be restarted once stopped.
         k = self.settings.kafka
         source = KafkaPmSource(
             bootstrap=k.bootstrap,
@@ -89,11 +116,8 @@ class Runtime:
             poll_timeout_ms=k.poll_timeout_ms,
             **k.security(),
         )
-        async with source:
-            self._checks["kafka"] = True
-            log.info("consuming %s from %s as group %s", k.topic, k.bootstrap, k.group_id)
-            async for batch in source.batches():
-                await self.handle(batch)
+        await source.start()
+        return source
 
     async def handle(self, source_batch: SourceBatch) -> list[Decision]:
         """One poll: into state, commit, and decide if a ROP closed and we are caught up."""
@@ -172,6 +196,32 @@ class Runtime:
         if self._checks["enactor"]:
             shutdown()
         self.journal.close()
+
+
+async def _until_up(
+    what: str, attempt: Callable[[], Awaitable[T]], *errors: type[BaseException]
+) -> T:
+    """``attempt()`` until it stops raising ``errors``, with capped exponential backoff."""
+
+    def waiting(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "waiting for %s: %s (attempt %d, next in %.0fs)",
+            what,
+            str(exc).splitlines()[0] if exc else "?",
+            state.attempt_number,
+            state.upcoming_sleep,
+        )
+
+    async for try_ in AsyncRetrying(
+        retry=retry_if_exception_type(errors),
+        wait=wait_exponential(multiplier=1, max=30),
+        before_sleep=waiting,
+        reraise=True,
+    ):
+        with try_:
+            return await attempt()
+    raise AssertionError("unreachable: AsyncRetrying either returns or raises")
 
 
 async def serve(settings: Settings) -> None:

@@ -85,11 +85,12 @@ class KafkaPmSource:
         self._running = False
 
     async def start(self) -> None:
-        await self._producer.start()
+        """Connect both clients; on failure neither is left half-open, so start can be retried."""
         try:
+            await self._producer.start()
             await self._consumer.start()
         except BaseException:
-            await self._producer.stop()
+            await self.stop()
             raise
         self._running = True
 

@@ -1,0 +1,58 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from rapp.cli import app
+from rapp.config import Settings
+
+POLICIES = Path(__file__).parents[1] / "policies"
+runner = CliRunner()
+
+
+def test_policy_test_reports_each_test_and_a_summary():
+    result = runner.invoke(app, ["policy", "test", str(POLICIES)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].endswith(" passed, 0 failed")
+    assert all(line.startswith("PASS data.rapp.") for line in lines[:-1])
+
+
+def test_policy_test_fails_when_a_test_fails(tmp_path: Path):
+    shutil.copytree(POLICIES, tmp_path / "p")
+    (tmp_path / "p" / "broken_test.rego").write_text(
+        "package rapp.broken_test\nimport rego.v1\ntest_wrong if { 1 == 2 }\n"
+    )
+    result = runner.invoke(app, ["policy", "test", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    assert "FAIL data.rapp.broken_test.test_wrong" in result.output
+    assert result.output.strip().endswith("passed, 1 failed")
+
+
+def test_policy_check_points_at_the_error(tmp_path: Path):
+    shutil.copytree(POLICIES, tmp_path / "p")
+    (tmp_path / "p" / "bad.rego").write_text("package rapp.bad\nimport rego.v1\n\nx if {\n")
+    result = runner.invoke(app, ["policy", "check", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    assert result.output.startswith("bad.rego:")
+
+
+def test_settings_precedence_env_over_yaml_over_defaults(tmp_path: Path, monkeypatch):
+    config = tmp_path / "rapp.yaml"
+    config.write_text("a1:\n  url: http://a1pms.example:8081\nplanner:\n  high: 70\n  low: 20\n")
+    monkeypatch.setenv("RAPP_PLANNER__HIGH", "75")
+    settings = Settings.load(config)
+    assert settings.a1.url == "http://a1pms.example:8081"
+    assert settings.planner.high == 75.0  # env wins
+    assert settings.planner.low == 20.0
+    assert settings.kafka.bootstrap == "127.0.0.1:9092"  # default
+
+
+def test_settings_refuse_nonsense(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("RAPP_PLANNER__LOW", "90")
+    with pytest.raises(ValidationError, match="must be below"):
+        Settings()
+    with pytest.raises(FileNotFoundError):
+        Settings.load(tmp_path / "missing.yaml")

@@ -1,0 +1,88 @@
+"""`rapp serve` as a process: waits for peers that are down, refuses bad configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from simulators.broker import Broker
+from simulators.nephio import seed_repository
+from tests.conftest import free_port
+
+ROOT = Path(__file__).parents[1]
+
+
+def env_for(tmp_path: Path, kafka_port: int, api_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RAPP_KAFKA__BOOTSTRAP": f"127.0.0.1:{kafka_port}",
+        "RAPP_NEPHIO__REMOTE": str(tmp_path / "repo.git"),
+        "RAPP_NEPHIO__WORKDIR": str(tmp_path / "work"),
+        "RAPP_STORE__URL": f"sqlite:///{tmp_path / 'j.sqlite'}",
+        "RAPP_ENACT__SYSTEM_DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite'}",
+        "RAPP_API__PORT": str(api_port),
+    }
+
+
+def readiness(api_port: int) -> tuple[int, dict] | None:
+    try:
+        r = httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=2)
+    except httpx.HTTPError:
+        return None
+    return r.status_code, r.json()["checks"]
+
+
+def poll(predicate, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def test_waits_for_kafka_and_becomes_ready_when_it_appears(tmp_path: Path):
+    seed_repository(tmp_path / "repo.git", ["free5gc-upf-site-01"])
+    kafka, api = free_port(), free_port()
+    log = (tmp_path / "rapp.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rapp", "serve"],
+        env=env_for(tmp_path, kafka, api),
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        status, checks = poll(lambda: (r := readiness(api)) and r[1]["nephio_repo"] and r)
+        assert status == 503
+        assert checks["kafka"] is False
+        assert proc.poll() is None  # still up, waiting
+        log_text = poll(
+            lambda: "waiting for Kafka" in (t := (tmp_path / "rapp.log").read_text()) and t
+        )
+        assert f"waiting for Kafka at 127.0.0.1:{kafka}" in log_text
+        with Broker(port=kafka):
+            status, checks = poll(lambda: (r := readiness(api)) and r[0] == 200 and r)
+            assert all(checks.values())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_bad_configuration_is_one_clear_line(tmp_path: Path):
+    env = env_for(tmp_path, free_port(), free_port())
+    env["RAPP_PLANNER__LOW"] = "95"
+    result = subprocess.run(
+        [sys.executable, "-m", "rapp", "serve"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("rapp: cannot start:")
+    assert "planner.low" in result.stderr
+    assert "Traceback" not in result.stderr
