@@ -28,6 +28,7 @@ from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
 from rapp.enact.nephio import PublishError
 from rapp.enact.packages import PackageError, read_capacity
+from rapp.metrics import LoopMetrics
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
 from rapp.planner import Planner, Topology
 from rapp.policy import RegoPolicyEngine
@@ -71,6 +72,7 @@ class Runtime:
             refit_every=f.refit_every,
         )
         self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=self.journal)
+        self.metrics = LoopMetrics()
         self.state: CellState | None = None
         self.capacity: dict[str, str] = {}
         self._checks = {"enactor": False, "nephio_repo": False, "kafka": False}
@@ -123,9 +125,13 @@ class Runtime:
         """One poll: into state, commit, and decide if a ROP closed and we are caught up."""
         closed = self.ingest(source_batch.batch)
         await source_batch.commit()
+        self.metrics.records.inc(source_batch.records)
+        self.metrics.dead_letters.inc(source_batch.dead_lettered)
+        self.metrics.rops_closed.inc(len(closed))
         if not (closed and source_batch.caught_up):
             return []
-        return await self.decide(closed[-1])
+        with self.metrics.decide_seconds.time():
+            return await self.decide(closed[-1])
 
     def ingest(self, batch: PmBatch) -> list[pd.Timestamp]:
         if not len(batch):
@@ -136,7 +142,9 @@ class Runtime:
                 granularity_s=int(batch.frame["granularity_s"].iloc[0]),
                 retention=max(self.settings.forecast.fit_window, 2),
             )
-        return self.state.ingest(derive_kpis(batch))
+        closed = self.state.ingest(derive_kpis(batch))
+        self.metrics.cells.set(len(self.state.cells))
+        return closed
 
     async def decide(self, rop: pd.Timestamp) -> list[Decision]:
         """Forecast, plan, gate, journal and start enacting, for one closed ROP."""
@@ -150,6 +158,9 @@ class Runtime:
         verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))
         await asyncio.to_thread(self._journal, decisions, verdicts)
         for decision, verdict in zip(decisions, verdicts, strict=True):
+            self.metrics.decisions.labels(
+                decision.action.value, "allow" if verdict.allow else "deny"
+            ).inc()
             log.info(
                 "decision %s %s %s %s->%s: %s (%s)",
                 decision.id,
@@ -227,7 +238,7 @@ async def _until_up(
 async def serve(settings: Settings) -> None:
     """Run the loop and the API until SIGINT/SIGTERM; shut both down cleanly."""
     runtime = Runtime(settings)
-    app = create_app(runtime.journal, runtime.readiness)
+    app = create_app(runtime.journal, runtime.readiness, runtime.metrics.registry)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"

@@ -123,6 +123,11 @@ class Journal:
             at=_aware(row.at),
         )
 
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """One decision with its verdict and outcome, or None."""
+        rows = self._views([decisions.c.id == decision_id], limit=1)
+        return rows[0] if rows else None
+
     def decisions(
         self,
         *,
@@ -131,6 +136,14 @@ class Journal:
         target: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first, each with its verdict and outcome (``None`` where not reached yet)."""
+        where = []
+        if states:
+            where.append(outcomes.c.state.in_([s.value for s in states]))
+        if target:
+            where.append(decisions.c.target == target)
+        return self._views(where, limit=limit)
+
+    def _views(self, where: list[Any], *, limit: int) -> list[dict[str, Any]]:
         query = (
             sa.select(decisions.c.body, verdicts, outcomes)
             .select_from(
@@ -138,13 +151,10 @@ class Journal:
                     outcomes, outcomes.c.decision_id == decisions.c.id
                 )
             )
+            .where(*where)
             .order_by(decisions.c.rop.desc(), decisions.c.target)
             .limit(limit)
         )
-        if states:
-            query = query.where(outcomes.c.state.in_([s.value for s in states]))
-        if target:
-            query = query.where(decisions.c.target == target)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [_decision_view(row) for row in rows]

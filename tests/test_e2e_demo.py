@@ -155,6 +155,8 @@ def test_malformed_record_goes_to_dead_letters_and_the_loop_goes_on(demo):
     assert headers["rapp-source-topic"] == b"pmreports"
     seen = len(decisions(demo["api"]))
     wait_for(lambda: len(decisions(demo["api"])) > seen, 60, demo)
+    metrics = httpx.get(f"http://127.0.0.1:{demo['api']}/metrics/", timeout=5).text
+    assert "rapp_dead_letters_total 1.0" in metrics
 
 
 def test_ctrl_c_stops_every_process(demo):

@@ -101,4 +101,20 @@ def test_api_serves_the_journal_and_readiness(tmp_path):
     assert row["verdict"]["reasons"] == ["upf-a is protected"]
     assert client.get("/api/v1/decisions", params={"state": "enacted"}).json() == []
     assert client.get("/api/v1/decisions", params={"state": "bogus"}).status_code == 422
+    one = client.get(f"/api/v1/decisions/{d.id}")
+    assert one.status_code == 200
+    assert one.json()["outcome"]["state"] == "denied"
+    assert client.get("/api/v1/decisions/nope").status_code == 404
+    journal.close()
+
+
+def test_metrics_are_served_in_prometheus_text(tmp_path):
+    from rapp.metrics import LoopMetrics
+
+    metrics = LoopMetrics()
+    metrics.decisions.labels("scale_out", "deny").inc(2)
+    journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
+    client = TestClient(create_app(journal, dict, metrics.registry))
+    body = client.get("/metrics/").text
+    assert 'rapp_decisions_total{action="scale_out",verdict="deny"} 2.0' in body
     journal.close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, make_asgi_app
 
 from rapp.domain import OutcomeState
 from rapp.store import Journal
@@ -14,8 +15,11 @@ from rapp.store import Journal
 Readiness = Callable[[], Mapping[str, bool]]
 
 
-def create_app(journal: Journal, readiness: Readiness) -> FastAPI:
-    """The API over ``journal``; ``readiness`` names each dependency and whether it is up."""
+def create_app(
+    journal: Journal, readiness: Readiness, metrics: CollectorRegistry | None = None
+) -> FastAPI:
+    """The API over ``journal``; ``readiness`` names each dependency and whether it is up;
+    ``metrics`` is served on ``/metrics`` in the Prometheus text format."""
     app = FastAPI(
         title="rapp",
         summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions over A1 and Nephio",
@@ -23,6 +27,8 @@ def create_app(journal: Journal, readiness: Readiness) -> FastAPI:
     )
     app.state.journal = journal
     app.state.readiness = readiness
+    if metrics is not None:
+        app.mount("/metrics", make_asgi_app(registry=metrics))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -48,6 +54,16 @@ def create_app(journal: Journal, readiness: Readiness) -> FastAPI:
     ) -> list[dict[str, Any]]:
         """Newest first: each decision with its evidence, verdict (reasons) and outcome."""
         return journal.decisions(limit=limit, states=state or (), target=target)
+
+    @app.get("/api/v1/decisions/{decision_id}", tags=["decisions"])
+    def get_decision(
+        decision_id: str, journal: Annotated[Journal, Depends(_journal)]
+    ) -> dict[str, Any]:
+        """One decision with its verdict and outcome."""
+        found = journal.decision(decision_id)
+        if found is None:
+            raise HTTPException(404, f"no decision {decision_id}")
+        return found
 
     return app
 

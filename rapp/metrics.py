@@ -1,0 +1,34 @@
+"""Prometheus metrics of the loop, on a registry of the runtime's own (no process globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class LoopMetrics:
+    """What a platform team graphs and alerts on: intake, dead letters, decisions, ROP latency."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.records = Counter(
+            "rapp_pm_records", "PM records read from Kafka", registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "rapp_dead_letters", "Records sent to the dead-letter topic", registry=self.registry
+        )
+        self.rops_closed = Counter(
+            "rapp_rops_closed", "ROPs closed in cell state", registry=self.registry
+        )
+        self.cells = Gauge("rapp_cells", "Cells known to the cell state", registry=self.registry)
+        self.decisions = Counter(
+            "rapp_decisions",
+            "Decisions made, by action and verdict",
+            ["action", "verdict"],
+            registry=self.registry,
+        )
+        self.decide_seconds = Histogram(
+            "rapp_decide_seconds",
+            "Forecast, plan, gate and journal time for one closed ROP",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
