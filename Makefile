@@ -20,6 +20,7 @@ demo: install
 	$(BIN)/rapp demo
 
 test: install
+	scripts/postgres-up
 	$(BIN)/pytest
 
 lint: install

@@ -17,7 +17,7 @@ _base := {
 	"rop": "2026-11-24T10:15:00+00:00",
 	"capacity_from": "5G",
 	"capacity_to": "10G",
-	"evidence": {"prb_util_dl_p90_max": 91.5, "threshold_high": 80, "threshold_low": 30, "quantile": 0.9},
+	"evidence": {"forecast_max": 91.5, "threshold_high": 80, "threshold_low": 30, "quantile": 0.9},
 	"created_at": "2026-11-24T10:15:02+00:00",
 }
 
@@ -111,7 +111,7 @@ test_class_prefix_needs_a_boundary if {
 test_missing_evidence_denied if {
 	v := scaling.verdict with input as _input({"evidence": {"quantile": 0.9}})
 	v.allow == false
-	v.reasons == ["free5gc-upf-site-03: required evidence prb_util_dl_p90_max is missing"]
+	v.reasons == ["free5gc-upf-site-03: required evidence forecast_max is missing"]
 }
 
 test_malformed_quantity_denied if {
@@ -127,6 +127,6 @@ test_several_violations_all_reported_sorted if {
 		"free5gc-upf-site-07: 40G exceeds the maximum 20G for free5gc-upf",
 		"free5gc-upf-site-07: 5G -> 40G changes capacity by more than the maximum factor 2 for free5gc-upf",
 		"free5gc-upf-site-07: protected: site-07 is under change freeze for the stadium event",
-		"free5gc-upf-site-07: required evidence prb_util_dl_p90_max is missing",
+		"free5gc-upf-site-07: required evidence forecast_max is missing",
 	]
 }

@@ -39,10 +39,13 @@ def _logging(level: str) -> None:
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the loop and the API until SIGINT/SIGTERM."""
+    from aiokafka.errors import KafkaError
     from pydantic import ValidationError
 
+    from rapp.enact.nephio import PublishError
     from rapp.policy import PolicyError
     from rapp.runtime import serve as run
+    from rapp.telemetry import DeadLetterError
 
     try:
         settings = Settings.load(config)
@@ -52,6 +55,11 @@ def serve(config: ConfigOption = None) -> None:
         # Configuration mistakes get one clear message, not a traceback.
         typer.echo(f"rapp: cannot start: {exc}", err=True)
         raise typer.Exit(2) from None
+    except (DeadLetterError, PublishError, KafkaError) as exc:
+        # A peer refused for good (credentials, a missing repository, a dead-letter topic that
+        # takes nothing): stop rather than lose records or wait forever, and say why.
+        typer.echo(f"rapp: stopped: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

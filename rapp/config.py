@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -103,13 +103,18 @@ class PlannerSettings(BaseModel):
     """Capacity steps (Kubernetes quantities); each step at most doubles or halves."""
     default_capacity: str = "5G"
 
-    @field_validator("low")
-    @classmethod
-    def _band(cls, low: float, info: Any) -> float:
-        high = info.data.get("high", 100.0)
-        if low >= high:
-            raise ValueError(f"planner.low ({low}) must be below planner.high ({high})")
-        return low
+    @model_validator(mode="after")
+    def _band(self) -> PlannerSettings:
+        if self.low >= self.high:
+            raise ValueError(f"planner.low ({self.low}) must be below planner.high ({self.high})")
+        if not 0 < self.quantile < 1:
+            raise ValueError(f"planner.quantile ({self.quantile}) must be between 0 and 1")
+        if self.default_capacity not in self.ladder:
+            raise ValueError(
+                f"planner.default_capacity {self.default_capacity} is not on the ladder"
+                f" {self.ladder}"
+            )
+        return self
 
 
 class PolicySettings(BaseModel):

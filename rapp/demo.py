@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,9 +84,10 @@ class Demo:
 
     def start(self) -> None:
         p = self.plan
-        if p.workdir.exists():
-            shutil.rmtree(p.workdir)
-        (p.workdir / "logs").mkdir(parents=True)
+        _check_ports_free(
+            {"--api-port": p.api_port, "--a1pms-port": p.a1pms_port, "--kafka-port": p.kafka_port}
+        )
+        _fresh_workdir(p.workdir)
         packages = [f"free5gc-upf-{s}" for s in p.sites]
         seed_repository(p.repo, packages)
         py = sys.executable
@@ -128,7 +130,7 @@ class Demo:
                     rows = client.get(
                         f"http://127.0.0.1:{p.api_port}/api/v1/decisions", params={"limit": 1000}
                     ).json()
-                except httpx.HTTPError:
+                except (httpx.HTTPError, ValueError):
                     rows = []
                 line = _status_line(rows)
                 if line != last:
@@ -172,6 +174,31 @@ class Demo:
                 )
 
 
+_MARKER = ".rapp-demo"
+
+
+def _fresh_workdir(workdir: Path) -> None:
+    """Empty ``workdir`` for a new run, refusing to wipe anything a demo did not create."""
+    if workdir.exists() and any(workdir.iterdir()) and not (workdir / _MARKER).exists():
+        raise RuntimeError(
+            f"{workdir} is not empty and was not made by rapp demo; pick another --workdir"
+        )
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    (workdir / "logs").mkdir(parents=True)
+    (workdir / _MARKER).write_text("made by rapp demo; wiped at the next demo start\n")
+
+
+def _check_ports_free(ports: dict[str, int]) -> None:
+    busy = []
+    for flag, port in ports.items():
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(f"127.0.0.1:{port} (choose another with {flag})")
+    if busy:
+        raise RuntimeError("ports already in use: " + ", ".join(busy))
+
+
 def _status_line(rows: list[dict]) -> str:
     counts: dict[str, int] = {}
     for row in rows:
@@ -190,8 +217,6 @@ def _status_line(rows: list[dict]) -> str:
 
 
 def _wait_port(port: int, name: str, alive: object, timeout: float = 20) -> None:
-    import socket
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         alive()  # type: ignore[operator]
@@ -241,5 +266,8 @@ def run_demo(plan: DemoPlan, out: IO[str] = sys.stdout) -> None:
         demo.watch(out)
     except KeyboardInterrupt:
         print("\nstopping ...", file=out, flush=True)
+    except RuntimeError as exc:
+        print(f"rapp demo: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     finally:
         demo.stop()

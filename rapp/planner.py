@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -75,6 +75,13 @@ class Planner:
         self._last_proposal: dict[str, pd.Timestamp] = {}
         self._last_action: dict[str, Action] = {}
 
+    def recall(self, decisions: Iterable[Decision]) -> None:
+        """Take back what was last proposed per target (after a restart, from the journal), so
+        the hysteresis and cool-down carry on instead of starting over."""
+        for d in sorted(decisions, key=lambda d: d.rop):
+            self._last_proposal[d.target] = pd.Timestamp(d.rop)
+            self._last_action[d.target] = d.action
+
     def plan(self, forecast: Forecast, capacity: Mapping[str, str]) -> list[Decision]:
         """Decisions for the ROP the forecast was issued at, in target order."""
         peak = pd.Series(
@@ -130,12 +137,12 @@ class Planner:
             named = named[cells["peak"].to_numpy() > self.high]
         self._last_proposal[target] = rop
         self._last_action[target] = action
-        q = f"{forecast.kpi}_p{round(self.quantile * 100)}"
+        # Fixed keys, whatever the KPI and quantile: policies and the enactor read them by name.
         evidence: dict[str, object] = {
             "kpi": forecast.kpi,
             "quantile": self.quantile,
-            f"{q}_max": round(float(cells["peak"].max()), 2),
-            f"{q}_min": round(float(cells["peak"].min()), 2),
+            "forecast_max": round(float(cells["peak"].max()), 2),
+            "forecast_min": round(float(cells["peak"].min()), 2),
             "threshold_high": self.high,
             "threshold_low": self.low,
             "horizon_rops": forecast.horizon,

@@ -19,14 +19,14 @@ from typing import TypeVar
 
 import pandas as pd
 import uvicorn
-from aiokafka.errors import KafkaError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+from aiokafka.errors import KafkaConnectionError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
 from rapp.api import create_app
 from rapp.config import Settings
 from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
-from rapp.enact.nephio import PublishError
+from rapp.enact.nephio import PublishError, redact_url
 from rapp.enact.packages import PackageError, read_capacity
 from rapp.metrics import LoopMetrics
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
@@ -75,6 +75,7 @@ class Runtime:
         self.metrics = LoopMetrics()
         self.state: CellState | None = None
         self.capacity: dict[str, str] = {}
+        self._in_flight: dict[str, Decision] = {}
         self._checks = {"enactor": False, "nephio_repo": False, "kafka": False}
 
     def readiness(self) -> Mapping[str, bool]:
@@ -89,13 +90,19 @@ class Runtime:
         await asyncio.to_thread(launch, self.settings.enact)
         self._checks["enactor"] = True
         self.capacity = await _until_up(
-            f"Nephio repository {self.settings.nephio.remote}",
+            f"Nephio repository {redact_url(self.settings.nephio.remote)}",
             lambda: asyncio.to_thread(self._read_capacities),
-            PublishError,
+            lambda exc: isinstance(exc, PublishError) and exc.transient,
         )
         self._checks["nephio_repo"] = True
+        self.planner.recall(await asyncio.to_thread(self.journal.latest_by_target))
+        await self._resume()
         k = self.settings.kafka
-        source = await _until_up(f"Kafka at {k.bootstrap}", self._open_source, KafkaError, OSError)
+        source = await _until_up(
+            f"Kafka at {k.bootstrap}",
+            self._open_source,
+            lambda exc: isinstance(exc, KafkaConnectionError | OSError),
+        )
         try:
             self._checks["kafka"] = True
             log.info("consuming %s from %s as group %s", k.topic, k.bootstrap, k.group_id)
@@ -149,6 +156,7 @@ class Runtime:
     async def decide(self, rop: pd.Timestamp) -> list[Decision]:
         """Forecast, plan, gate, journal and start enacting, for one closed ROP."""
         assert self.state is not None
+        await self._settle()
         forecast = await asyncio.to_thread(self.forecaster.forecast, self.state, rop)
         if forecast is None:
             return []
@@ -172,11 +180,42 @@ class Runtime:
                 "; ".join(verdict.reasons),
             )
             if verdict.allow:
-                # The planner sees the intended capacity at once, so it does not ask again while
-                # the enactment is in flight.
-                self.capacity[decision.target] = decision.capacity_to
-                await self.enactor.start(decision)
+                await self._enact(decision)
         return decisions
+
+    async def _enact(self, decision: Decision) -> None:
+        # The planner sees the intended capacity at once; _settle corrects it if the enactment
+        # does not land.
+        self.capacity[decision.target] = decision.capacity_to
+        self._in_flight[decision.id] = decision
+        await self.enactor.start(decision)
+
+    async def _settle(self) -> None:
+        """Forget finished enactments; re-read the capacity of targets whose change did not land."""
+        if not self._in_flight:
+            return
+        outcomes = await asyncio.to_thread(self.journal.outcomes, list(self._in_flight))
+        for decision_id, outcome in outcomes.items():
+            if outcome.state is OutcomeState.PENDING:
+                continue
+            decision = self._in_flight.pop(decision_id)
+            if outcome.state is not OutcomeState.ENACTED:
+                self.capacity[decision.target] = await asyncio.to_thread(
+                    self._read_capacity, decision.target, decision.capacity_from
+                )
+
+    async def _resume(self) -> None:
+        """Re-queue decisions journalled as pending whose workflow may never have started
+        (a crash between the journal and the queue); the decision id makes it idempotent."""
+        pending = await asyncio.to_thread(
+            self.journal.decisions, limit=10_000, states=[OutcomeState.PENDING]
+        )
+        for row in pending:
+            decision = Decision.from_dict(row)
+            self._in_flight[decision.id] = decision
+            await self.enactor.start(decision)
+        if pending:
+            log.info("resumed %d pending enactments", len(pending))
 
     def _journal(self, decisions: list[Decision], verdicts: list[Verdict]) -> None:
         for decision, verdict in zip(decisions, verdicts, strict=True):
@@ -190,6 +229,13 @@ class Runtime:
                 )
             if self.journal.outcome(decision.id) is None:
                 self.journal.record_outcome(outcome)
+
+    def _read_capacity(self, target: str, fallback: str) -> str:
+        try:
+            return read_capacity(self.enactor.packages.read(target)).max_downlink
+        except (PackageError, PublishError) as exc:
+            log.warning("cannot read the capacity of %s, assuming %s: %s", target, fallback, exc)
+            return fallback
 
     def _read_capacities(self) -> dict[str, str]:
         """Current capacity of every NF package, read from the deployment repository."""
@@ -210,9 +256,11 @@ class Runtime:
 
 
 async def _until_up(
-    what: str, attempt: Callable[[], Awaitable[T]], *errors: type[BaseException]
+    what: str, attempt: Callable[[], Awaitable[T]], transient: Callable[[BaseException], bool]
 ) -> T:
-    """``attempt()`` until it stops raising ``errors``, with capped exponential backoff."""
+    """``attempt()`` until it succeeds, with capped exponential backoff, while its failures are
+    ``transient`` (a peer still starting); anything else (bad credentials, a wrong URL) is raised
+    at once so the operator sees it instead of a process that waits forever."""
 
     def waiting(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -225,7 +273,7 @@ async def _until_up(
         )
 
     async for try_ in AsyncRetrying(
-        retry=retry_if_exception_type(errors),
+        retry=retry_if_exception(transient),
         wait=wait_exponential(multiplier=1, max=30),
         before_sleep=waiting,
         reraise=True,

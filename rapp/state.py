@@ -42,6 +42,9 @@ class CellState:
         self._slot_rop = np.full(retention, _NO_ROP, dtype=np.int64)
         self._reported = np.zeros((initial_cells, retention), dtype=bool)
         self._open: set[int] = set()
+        self._closed_upto = _NO_ROP
+        """Every ROP up to this one has closed: late reports still fill history, but do not
+        close (and so trigger decisions about) the same ROP twice."""
         self._latest = _NO_ROP
 
     @property
@@ -76,7 +79,7 @@ class CellState:
                 )
         self._reported[rows, slots] = True
         self._latest = max(self._latest, int(rops.max()))
-        self._open.update(int(r) for r in np.unique(rops))
+        self._open.update(int(r) for r in np.unique(rops) if r > self._closed_upto)
         return self._close()
 
     def window(self, kpi: str, end: pd.Timestamp, length: int) -> np.ndarray:
@@ -133,6 +136,8 @@ class CellState:
             if rop < self._latest or self._reported[:n, rop % self.retention].all()
         )
         self._open.difference_update(closed)
+        if closed:
+            self._closed_upto = max(self._closed_upto, closed[-1])
         return [self._to_time(r) for r in closed]
 
     def _rop_numbers(self, times: pd.Index) -> np.ndarray:

@@ -112,16 +112,30 @@ class Journal:
             row = conn.execute(
                 sa.select(outcomes).where(outcomes.c.decision_id == decision_id)
             ).first()
-        if row is None:
-            return None
-        return Outcome(
-            decision_id=row.decision_id,
-            state=OutcomeState(row.state),
-            a1_policy_id=row.a1_policy_id,
-            package_revision=row.package_revision,
-            detail=row.detail,
-            at=_aware(row.at),
+        return None if row is None else _outcome(row)
+
+    def outcomes(self, decision_ids: Sequence[str]) -> dict[str, Outcome]:
+        """The outcomes recorded so far for these decisions."""
+        if not decision_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(outcomes).where(outcomes.c.decision_id.in_(list(decision_ids)))
+            ).all()
+        return {row.decision_id: _outcome(row) for row in rows}
+
+    def latest_by_target(self) -> list[Decision]:
+        """The newest decision of every target: what the planner last asked for each NF."""
+        newest = (
+            sa.select(decisions.c.target, sa.func.max(decisions.c.rop).label("rop"))
+            .group_by(decisions.c.target)
+            .subquery()
         )
+        query = sa.select(decisions.c.body).join(
+            newest, (decisions.c.target == newest.c.target) & (decisions.c.rop == newest.c.rop)
+        )
+        with self.engine.connect() as conn:
+            return [Decision.from_dict(json.loads(b)) for (b,) in conn.execute(query)]
 
     def decision(self, decision_id: str) -> dict[str, Any] | None:
         """One decision with its verdict and outcome, or None."""
@@ -170,6 +184,17 @@ class Journal:
         )
         with self.engine.begin() as conn:
             conn.execute(stmt)
+
+
+def _outcome(row: Any) -> Outcome:
+    return Outcome(
+        decision_id=row.decision_id,
+        state=OutcomeState(row.state),
+        a1_policy_id=row.a1_policy_id,
+        package_revision=row.package_revision,
+        detail=row.detail,
+        at=_aware(row.at),
+    )
 
 
 def _decision_view(row: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
@@ -628,3 +630,147 @@ def test_command_line(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------------------------------
+# conformance details: Accept, unknown query parameters, the capacity quantity
+
+
+def spec_operations(specs: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    document = yaml.safe_load((specs / "a1pms" / "pms-api-v3.yaml").read_text())
+    return {
+        (method.upper(), path): op
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "put", "post", "delete"}
+    }
+
+
+# One concrete request per implemented operation; "p1" exists, "rapp" is registered.
+REQUESTS: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
+    ("GET", "/status"): ("/status", None),
+    ("GET", "/rics"): ("/rics", None),
+    ("GET", "/rics/{ricId}"): ("/rics/ric1", None),
+    ("GET", "/policy-types"): ("/policy-types", None),
+    ("GET", "/policy-types/{policyTypeId}"): ("/policy-types/STD_1_0.2.0", None),
+    ("GET", "/policies"): ("/policies", None),
+    ("POST", "/policies"): ("/policies", capacity_policy("p2")),
+    ("GET", "/policies/{policyId}"): ("/policies/p1", None),
+    ("PUT", "/policies/{policyId}"): ("/policies/p1", capacity_policy()["policyObject"]),
+    ("DELETE", "/policies/{policyId}"): ("/policies/p1", None),
+    ("GET", "/policies/{policyId}/status"): ("/policies/p1/status", None),
+    ("GET", "/services"): ("/services", None),
+    ("PUT", "/services"): ("/services", {"serviceId": "rapp"}),
+    ("PUT", "/services/{serviceId}/keepalive"): ("/services/rapp/keepalive", None),
+    ("DELETE", "/services/{serviceId}"): ("/services/rapp", None),
+}
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/plain",
+        "application/xml, text/html",
+        "application/problem+json",
+        "application/json;q=0, */*",
+        "application/json; q=0",
+        "*/*;q=0",
+    ],
+)
+def test_accept_without_json_is_406_where_the_spec_lists_406(
+    specs: Path, check: SpecCheck, accept: str
+) -> None:
+    operations = spec_operations(specs)
+    # Every operation but the configuration API (which the simulator does not serve).
+    assert set(REQUESTS) == {k for k in operations if not k[1].startswith("/configuration")}
+    app = create_app()
+    with (
+        serve(app) as url,
+        httpx.Client(base_url=url + BASE, event_hooks={"response": [check.response]}) as c,
+    ):
+        for (method, template), (path, body) in REQUESTS.items():
+            # Fresh fixtures each time, so every request could succeed but for its Accept.
+            c.put("/services", json={"serviceId": "rapp"})
+            if c.get("/policies/p1").status_code == 404:
+                assert c.post("/policies", json=capacity_policy("p1")).status_code == 201
+            c.delete("/policies/p2")
+            r = c.request(method, path, json=body, headers={"Accept": accept})
+            if "406" in operations[method, template]["responses"]:
+                assert_problem(r, 406, "Only application/json is allowed")
+            else:
+                assert r.status_code < 400, (method, path, r.text)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        None,
+        "",
+        "*/*",
+        "application/*",
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/html, application/json;q=0.1",
+        "application/json;q=0.5, */*;q=0",
+        "text/plain, */*;q=0.01",
+    ],
+)
+def test_accept_with_json_is_served(client: httpx.Client, accept: str | None) -> None:
+    headers = {} if accept is None else {"Accept": accept}
+    if accept is None:
+        client.headers.pop("accept", None)
+    assert client.post("/policies", json=capacity_policy("p1"), headers=headers).status_code == 201
+    assert client.get("/policies", headers=headers).status_code == 200
+    assert client.get("/policies/p1/status", headers=headers).status_code == 200
+    assert client.delete("/policies/p1", headers=headers).status_code == 204
+
+
+def test_unknown_query_parameters_are_400_only_where_the_spec_lists_400(
+    specs: Path, client: httpx.Client
+) -> None:
+    operations = spec_operations(specs)
+    for path in ("/rics", "/services"):
+        assert "400" not in operations["GET", path]["responses"]
+        r = client.get(path, params={"bogus": "1"})
+        assert r.status_code == 200, r.text
+    for path in ("/policies", "/policy-types"):
+        assert "400" in operations["GET", path]["responses"]
+        assert_problem(client.get(path, params={"bogus": "1"}), 400, "bogus")
+
+
+KUBERNETES_SUFFIXES = ("", "m", "k", "Ki", "M", "Mi", "G", "Gi", "T", "Ti", "P", "Pi", "E", "Ei")
+
+
+@pytest.mark.parametrize("capacity", [f"{n}{s}" for s in KUBERNETES_SUFFIXES for n in ("5", "1.5")])
+def test_capacity_takes_every_kubernetes_quantity_suffix(
+    client: httpx.Client, capacity: str
+) -> None:
+    info = capacity_policy("p1")
+    info["policyObject"]["statement"]["capacity"] = capacity
+    assert client.post("/policies", json=info).status_code == 201
+
+
+@pytest.mark.parametrize("capacity", ["5K", "5g", "5GB", "1.", ".5G", "-1G", "5 G", "1e3", ""])
+def test_capacity_refuses_what_is_not_a_quantity(client: httpx.Client, capacity: str) -> None:
+    info = capacity_policy("p1")
+    info["policyObject"]["statement"]["capacity"] = capacity
+    assert_problem(client.post("/policies", json=info), 400, "does not match")
+
+
+def test_capacity_pattern_is_the_rego_gates() -> None:
+    rego = (Path(__file__).resolve().parents[1] / "policies" / "scaling.rego").read_text()
+    match = re.search(r"^_quantity_pattern := `([^`]*)`", rego, re.MULTILINE)
+    assert match, "policies/scaling.rego no longer defines _quantity_pattern"
+    definition = json.loads((TYPES_DIR / "RAPP_CAPACITY_1.0.0.json").read_text())
+    capacity = definition["policySchema"]["properties"]["statement"]["properties"]["capacity"]
+    assert capacity["pattern"] == match[1]
+
+
+def test_public_face_survives_the_split() -> None:
+    import simulators.a1pms as package
+    from simulators.a1pms import registry
+
+    assert package.Problem is registry.Problem
+    assert package.SimulatorConfig is registry.SimulatorConfig
+    assert package.RicConfig is registry.RicConfig
+    assert registry.TYPES_DIR.is_dir()

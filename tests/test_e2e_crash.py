@@ -6,6 +6,7 @@ repository, which blocks the first push; the rApp is killed while that push hang
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,9 +32,18 @@ ROOT = Path(__file__).parents[1]
 
 
 def hold_first_push(repo: Path, marker: Path) -> None:
+    """The first push waits in the hook, which leaves its pid in ``marker`` to be released by."""
     hook = repo / "hooks" / "pre-receive"
-    hook.write_text(f'#!/bin/sh\nif [ ! -e "{marker}" ]; then touch "{marker}"; sleep 600; fi\n')
+    hook.write_text(
+        f'#!/bin/sh\nif [ ! -e "{marker}" ]; then echo $$ > "{marker}"; exec sleep 600; fi\n'
+    )
     hook.chmod(0o755)
+
+
+def release(marker: Path) -> None:
+    """End the held hook (the push it holds then fails), so no process outlives the test."""
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(marker.read_text()), signal.SIGTERM)
 
 
 def start_rapp(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -93,8 +103,7 @@ def test_sigkill_mid_enactment_then_restart_finishes_it_exactly_once(tmp_path: P
         )
         rapp = start_rapp(env, log)
         try:
-            wait(marker.exists, 120, "the first package push", log)
-            time.sleep(0.5)
+            wait(lambda: marker.exists() and marker.read_text().strip(), 120, "a held push", log)
             rapp.send_signal(signal.SIGKILL)
             rapp.wait(timeout=10)
 
@@ -103,18 +112,43 @@ def test_sigkill_mid_enactment_then_restart_finishes_it_exactly_once(tmp_path: P
                 r for r in journal.decisions(limit=1000) if r["outcome"]["state"] == "pending"
             ]
             assert in_flight, "the kill should have left an enactment in flight"
-            held = in_flight[0]["id"]
+            held = {r["id"]: r["target"] for r in in_flight}
 
             rapp = start_rapp(env, log)
 
             def finished() -> bool:
-                outcome = journal.outcome(held)
-                return outcome is not None and outcome.state.value != "pending"
+                outcomes = journal.outcomes(list(held))
+                return len(outcomes) == len(held) and all(
+                    o.state.value != "pending" for o in outcomes.values()
+                )
 
-            wait(finished, 120, f"decision {held} to finish after the restart", log)
-            outcome = journal.outcome(held)
-            assert outcome is not None
-            assert outcome.state.value == "enacted", outcome
+            wait(finished, 120, f"decisions {sorted(held)} to finish after the restart", log)
+            outcomes = journal.outcomes(list(held))
+            assert {o.state.value for o in outcomes.values()} == {"enacted"}, outcomes
+
+            target_tags = {
+                t: workspace_of(repo, t) for s in SITES for t in tags_of(repo, f"free5gc-upf-{s}")
+            }
+            per_workspace = Counter(w for w in target_tags.values() if w and w.startswith("rapp-"))
+            assert all(n == 1 for n in per_workspace.values()), per_workspace
+            for decision_id, outcome in outcomes.items():
+                assert per_workspace[f"rapp-{decision_id}"] == 1
+                assert outcome.package_revision in target_tags
+
+            # One A1 policy per target, carrying the held decision or a later enacted one of
+            # the same target: never a second copy.
+            policies = a1_policy_ids(a1pms)
+            rows = journal.decisions(limit=1000)
+            for decision_id, target in held.items():
+                policy_id = outcomes[decision_id].a1_policy_id
+                assert policies.count(policy_id) == 1
+                body = httpx.get(f"{a1pms}/a1-policy-management/v1/policies/{policy_id}").json()
+                enacted_here = {
+                    r["id"]
+                    for r in rows
+                    if r["target"] == target and (r["outcome"] or {}).get("state") == "enacted"
+                }
+                assert body["statement"]["decisionId"] in enacted_here
             journal.close()
         finally:
             for proc in (rapp, o1):
@@ -124,23 +158,4 @@ def test_sigkill_mid_enactment_then_restart_finishes_it_exactly_once(tmp_path: P
                         proc.wait(timeout=30)
                     except subprocess.TimeoutExpired:
                         proc.kill()
-            # Release a push still parked in the hook, whoever owns it.
-            subprocess.run(["pkill", "-f", f"{marker}"], check=False)
-
-        target_tags = {
-            t: workspace_of(repo, t) for s in SITES for t in tags_of(repo, f"free5gc-upf-{s}")
-        }
-        per_workspace = Counter(ws for ws in target_tags.values() if ws and ws.startswith("rapp-"))
-        assert per_workspace[f"rapp-{held}"] == 1
-        assert all(n == 1 for n in per_workspace.values()), per_workspace
-        assert outcome.package_revision in target_tags
-
-        policies = a1_policy_ids(a1pms)
-        assert len(policies) == len(set(policies))
-        assert outcome.a1_policy_id in policies
-        assert (
-            httpx.get(f"{a1pms}/a1-policy-management/v1/policies/{outcome.a1_policy_id}").json()[
-                "statement"
-            ]["decisionId"]
-            != ""
-        )
+            release(marker)

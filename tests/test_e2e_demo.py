@@ -88,13 +88,11 @@ def state_of(row: dict) -> str | None:
 
 
 def test_loop_enacts_and_denies_within_120s(demo):
-    started = time.monotonic()
     wait_for(
         lambda: {"enacted", "denied"} <= {state_of(r) for r in decisions(demo["api"])},
         120,
         demo,
     )
-    assert time.monotonic() - started < 120
     rows = decisions(demo["api"])
 
     denied = next(r for r in rows if state_of(r) == "denied")

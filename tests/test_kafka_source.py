@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
-from rapp.telemetry.kafka import KafkaPmSource, SourceBatch
+from rapp.telemetry.kafka import DeadLetterError, KafkaPmSource, SourceBatch
 from simulators.broker import Broker
 from simulators.o1 import Network, rop_reports
 
@@ -138,7 +139,7 @@ async def test_commit_resumes_after_offset_and_no_commit_rereads(
         again = await _drain(source, len(first))
         assert sum(b.records for b in again) == len(first)
         for sb in again:
-            await sb.commit()
+            assert await sb.commit() is True
 
     # after the commit a new member starts after the committed offsets: only new records
     second = rop_reports(network, END + STEP)
@@ -169,3 +170,111 @@ async def test_caught_up_false_while_records_remain(broker: Broker, network: Net
     assert all(b.records <= 7 for b in batches)
     assert not batches[0].caught_up
     assert batches[-1].caught_up
+
+
+async def _committed(broker: Broker, group: str, tp: TopicPartition) -> int | None:
+    probe = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group)
+    await probe.start()
+    try:
+        return await probe.committed(tp)
+    finally:
+        await probe.stop()
+
+
+async def _collect(source: KafkaPmSource, into: list[SourceBatch]) -> None:
+    async with asyncio.timeout(20):
+        async for sb in source.batches():
+            into.append(sb)
+
+
+async def test_dead_letter_failure_stops_without_yield_or_commit(
+    broker: Broker, network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = await _topic(broker.bootstrap, partitions=1)
+    tp = TopicPartition(topic, 0)
+    good = rop_reports(network, END)[:5]
+    await _produce(broker.bootstrap, topic, good)
+    async with _source(broker, topic, "g4") as source:
+        for sb in await _drain(source, len(good)):
+            assert await sb.commit()
+    assert await _committed(broker, "g4", tp) == len(good)
+
+    # one bad record among good ones; the dead-letter topic name is illegal, so tansu refuses it
+    await _produce(broker.bootstrap, topic, [*good[:2], (b"gnb-bad", GARBAGE), *good[2:]])
+    broken = KafkaPmSource(
+        bootstrap=broker.bootstrap,
+        topic=topic,
+        group_id="g4",
+        dlq_topic="no such topic!",
+        poll_timeout_ms=100,
+        dlq_attempts=3,
+        dlq_backoff_ms=10,
+        dlq_timeout_ms=300,
+        **FAST_GROUP,
+    )
+    yielded: list[SourceBatch] = []
+    async with broken:
+        with pytest.raises(DeadLetterError) as info:
+            await _collect(broken, yielded)
+        # the poll was rewound: iterating again meets the same record, never skips past it
+        with pytest.raises(DeadLetterError) as again_info:
+            await _collect(broken, yielded)
+    assert again_info.value.offset == info.value.offset
+    assert yielded == []
+    err = info.value
+    assert (err.topic, err.partition, err.offset) == (topic, 0, len(good) + 2)
+    assert err.reason == "domain is 'fault', expected 'perf3gpp'"
+    assert isinstance(err.cause, KafkaError)
+    assert isinstance(err.__cause__, KafkaError)
+    assert f"{topic}[0]@{len(good) + 2}" in str(err)
+    failures = [r for r in caplog.records if "dead-lettering" in r.getMessage()]
+    assert [r.getMessage().split("(attempt ")[1][:6] for r in failures] == [
+        "1 of 3",
+        "2 of 3",
+        "3 of 3",
+    ] * 2
+    assert await _committed(broker, "g4", tp) == len(good)
+
+    # nothing was lost: a healthy member of the group reads the bad record again
+    async with _source(broker, topic, "g4") as source:
+        again = await _drain(source, len(good) + 1)
+    assert sum(b.records for b in again) == len(good) + 1
+    assert sum(b.dead_lettered for b in again) == 1
+
+
+async def test_commit_after_rebalance_returns_false_and_loop_goes_on(
+    broker: Broker, network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = await _topic(broker.bootstrap, partitions=3)
+    records = rop_reports(network, END)
+    await _produce(broker.bootstrap, topic, records)
+    async with _source(broker, topic, "g5") as first:
+        batches = first.batches()
+        polled = await anext(batches)
+        assert polled.records == len(records)  # so it holds offsets of all three partitions
+
+        # a second member joins: the group rebalances and takes partitions away from the first
+        second = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=broker.bootstrap,
+            group_id="g5",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **FAST_GROUP,
+        )
+        await second.start()
+        try:
+            async with asyncio.timeout(15):
+                while not second.assignment():
+                    await second.getmany(timeout_ms=100)
+            assert await polled.commit() is False
+            assert "will be redelivered" in caplog.text
+            # the loop is still alive and re-reads what it could not commit
+            async with asyncio.timeout(10):
+                after = await anext(batches)
+            assert after.records > 0
+        finally:
+            await second.stop()
+            await batches.aclose()
+    for part in range(3):
+        assert await _committed(broker, "g5", TopicPartition(topic, part)) is None

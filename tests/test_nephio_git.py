@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from rapp.enact.nephio import GitPackageRepo, PackageRevision, PublishError
+from rapp.enact._git import is_transient
+from rapp.enact.nephio import GitPackageRepo, PackageRevision, PublishError, redact_url
 from rapp.enact.packages import Capacity, PackageError, read_capacity, set_capacity
 from simulators.nephio.__main__ import main as seed_cli
 from simulators.nephio.seed import SEED_WORKSPACE, seed_repository
@@ -39,6 +41,33 @@ def is_ancestor(bare: Path, old: str, new: str) -> bool:
 
 def scale(to: str) -> Callable[[dict[str, str]], dict[str, str]]:
     return lambda files: set_capacity(files, uplink=to, downlink=to)
+
+
+@pytest.fixture(autouse=True)
+def git_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The writer reads user git config: give it an empty one, not the developer's."""
+    config = tmp_path / "gitconfig"
+    config.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    return config
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep http(s) to 127.0.0.1 on this machine even where a proxy is configured."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("NO_PROXY", "*")
+    monkeypatch.setenv("no_proxy", "*")
 
 
 @pytest.fixture
@@ -211,8 +240,9 @@ def test_rejected_atomic_push_leaves_no_stray_tag(remote: Path, repo_factory) ->
             b.publish(OTHER, "ws-b", scale("10G"))
         return set_capacity(files, uplink="20G", downlink="20G")
 
-    with pytest.raises(PublishError, match="rejected 1 times"):
+    with pytest.raises(PublishError, match="rejected 1 times") as lost:
         a.publish(PKG, "ws-a", a_mutate)
+    assert lost.value.transient
     assert f"{PKG}/v2" not in tags(remote)
     assert git(remote, "rev-parse", "main") == tags(remote)[f"{OTHER}/v2"]
 
@@ -259,9 +289,123 @@ def test_concurrent_writers_lose_nothing(remote: Path, repo_factory) -> None:
 
 def test_git_failures_raise_publish_error_with_stderr(tmp_path: Path) -> None:
     repo = GitPackageRepo(str(tmp_path / "missing.git"), tmp_path / "w")
-    with pytest.raises(PublishError, match="does not appear to be a git repository"):
+    with pytest.raises(PublishError, match="does not appear to be a git repository") as missing:
         repo.packages()
+    assert missing.value.transient is False
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "file").write_text("x")
     with pytest.raises(PublishError, match="not a git clone"):
         GitPackageRepo(str(tmp_path / "missing.git"), tmp_path / "junk").packages()
+
+
+def test_user_git_config_and_credentials_env_are_honoured(
+    tmp_path: Path, remote: Path, git_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deploy setup: the configured remote is rewritten by the user's insteadOf.
+    git_config.write_text(
+        f'[url "{remote}"]\n\tinsteadOf = fake://deploy\n'
+        "[user]\n\tname = Someone Else\n\temail = else@example.org\n"
+    )
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere.git"))  # as a git hook exports
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "elsewhere.index"))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Someone Else")
+    repo = GitPackageRepo("fake://deploy", tmp_path / "w")
+    assert repo.packages() == [PKG, OTHER]
+    rev = repo.publish(PKG, "d-cfg", scale("10G"))
+    assert git(remote, "rev-parse", "main") == rev.commit
+    who = "%an <%ae> / %cn <%ce>"
+    assert git(remote, "log", "-1", f"--format={who}", rev.commit) == (
+        "rapp <rapp@localhost> / rapp <rapp@localhost>"
+    )
+    assert not (tmp_path / "elsewhere.git").exists()
+    assert repo._env["GIT_CONFIG_GLOBAL"] == str(git_config)
+    assert repo._env["GIT_TERMINAL_PROMPT"] == "0"
+    assert "GIT_DIR" not in repo._env
+    assert "GIT_INDEX_FILE" not in repo._env
+
+
+def test_secrets_in_the_remote_are_redacted(
+    tmp_path: Path, closed_port: int, no_proxy: None
+) -> None:
+    url = f"https://user:s3cret@127.0.0.1:{closed_port}/deploy.git"
+    shown = f"https://***@127.0.0.1:{closed_port}/deploy.git"
+    assert redact_url(url) == shown
+    assert redact_url("https://tok3n@host/r.git") == "https://***@host/r.git"
+    assert redact_url("git@github.com:org/r.git") == "git@github.com:org/r.git"
+    assert redact_url("https://host/r.git") == "https://host/r.git"
+    repo = GitPackageRepo(url, tmp_path / "w")
+    with pytest.raises(PublishError) as failed:
+        repo.packages()
+    assert shown in str(failed.value)
+    assert "s3cret" not in str(failed.value)
+    assert "s3cret" not in repr(failed.value.args)
+    assert failed.value.transient
+    assert failed.value.__cause__ is None or "s3cret" not in str(failed.value.__cause__)
+
+
+def test_secrets_redacted_when_a_hook_declines_the_push(
+    tmp_path: Path, remote: Path, git_config: Path, closed_port: int
+) -> None:
+    url = f"https://user:s3cret@127.0.0.1:{closed_port}/deploy.git"  # insteadOf: never dialled
+    git_config.write_text(f'[url "{remote}"]\n\tinsteadOf = {url}\n')
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho protected by policy >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(PublishError, match="hook declined") as declined:
+        GitPackageRepo(url, tmp_path / "w").publish(PKG, "d-hook", scale("10G"))
+    assert f"https://***@127.0.0.1:{closed_port}/deploy.git" in str(declined.value)
+    assert "s3cret" not in str(declined.value)
+    assert declined.value.transient is False
+    assert f"{PKG}/v2" not in tags(remote)
+
+
+def test_unreachable_http_remote_is_transient(
+    tmp_path: Path, closed_port: int, no_proxy: None
+) -> None:
+    repo = GitPackageRepo(f"http://127.0.0.1:{closed_port}/deploy.git", tmp_path / "w")
+    with pytest.raises(PublishError, match=r"127\.0\.0\.1") as failed:
+        repo.latest_revision(PKG)
+    assert failed.value.transient is True
+
+
+@pytest.mark.parametrize(
+    ("stderr", "transient"),
+    [
+        ("fatal: unable to access 'https://h/r/': Could not resolve host: h", True),
+        ("ssh: connect to host h port 22: Connection refused", True),
+        ("ssh: connect to host h port 22: Connection timed out", True),
+        ("fatal: the remote end hung up unexpectedly", True),
+        ("error: RPC failed; HTTP 502 curl 22 The requested URL returned error: 502", True),
+        ("fatal: unable to access 'https://h/r/': The requested URL returned error: 503", True),
+        ("fatal: unable to access 'https://h/r/': The requested URL returned error: 429", True),
+        ("fatal: repository 'https://h/r/' not found", False),
+        ("fatal: 'r' does not appear to be a git repository", False),
+        ("fatal: Authentication failed for 'https://h/r/'", False),
+        ("fatal: unable to access 'https://h/r/': The requested URL returned error: 403", False),
+        (
+            "git@h: Permission denied (publickey).\n"
+            "fatal: Could not read from remote repository.\n"
+            "fatal: the remote end hung up unexpectedly",
+            False,
+        ),
+        ("fatal: could not read Username for 'https://h': terminal prompts disabled", False),
+        ("! refs/heads/main [remote rejected] (pre-receive hook declined)", False),
+        ("fatal: something nobody has seen before", False),
+    ],
+)
+def test_failures_are_classified_from_git_stderr(stderr: str, transient: bool) -> None:
+    assert is_transient(stderr) is transient
+
+
+def test_unchanged_publish_can_return_the_latest_revision(remote: Path, repo_factory) -> None:
+    repo = repo_factory()
+    v2 = repo.publish(PKG, "d-up", scale("10G"))
+    before = (git(remote, "rev-parse", "main"), tags(remote))
+    # A replay, or an operator got there first: the package already holds 10G.
+    assert repo_factory().publish(PKG, "d-again", scale("10G"), if_unchanged="latest") == v2
+    with pytest.raises(PackageError, match="no change"):
+        repo_factory().publish(PKG, "d-again", scale("10G"))
+    assert (git(remote, "rev-parse", "main"), tags(remote)) == before
+    assert repo.find_revision(PKG, "d-again") is None
+    with pytest.raises(ValueError, match="if_unchanged"):
+        repo.publish(PKG, "d-x", scale("20G"), if_unchanged="ignore")  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ def test_scale_out_above_high_scale_in_below_low_nothing_in_between():
     out, in_ = by_target["free5gc-upf-site-01"], by_target["free5gc-upf-site-03"]
     assert (out.action, out.capacity_from, out.capacity_to) == (Action.SCALE_OUT, "5G", "10G")
     assert (in_.action, in_.capacity_from, in_.capacity_to) == (Action.SCALE_IN, "5G", "2G")
-    assert out.evidence["prb_util_dl_p90_max"] == 92.0
+    assert out.evidence["forecast_max"] == 92.0
     assert len(out.cells) == 4
     assert all("site-01" in c for c in out.cells)
     assert out.id == decision_id("free5gc-upf-site-01", Action.SCALE_OUT, ROP.to_pydatetime())
@@ -110,3 +110,13 @@ def test_cells_outside_the_topology_are_ignored_and_bad_config_is_refused():
         Topology(r"SubNetwork=[^,]+", "upf")
     with pytest.raises(ValueError, match="ladder"):
         Planner(Topology(r"(?P<s>x)", "{s}"), ladder=LADDER, default_capacity="3G")
+
+
+def test_recall_carries_the_hysteresis_over_a_restart():
+    busy = {"01": 95, "02": 50, "03": 50}
+    [first] = planner().plan(forecast_with(busy), {})
+    restarted = planner()
+    restarted.recall([first])
+    later = ROP + 10 * STEP
+    assert restarted.plan(forecast_with(busy, later), {"free5gc-upf-site-01": "10G"}) == []
+    assert len(planner().plan(forecast_with(busy, later), {})) == 1  # without recall it repeats

@@ -25,7 +25,7 @@ from rapp.policy import (
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
 ROP = datetime(2026, 11, 24, 10, 15, tzinfo=UTC)
-EVIDENCE = {"prb_util_dl_p90_max": 91.5, "threshold_high": 80.0, "threshold_low": 30.0}
+EVIDENCE = {"forecast_max": 91.5, "threshold_high": 80.0, "threshold_low": 30.0}
 
 MINIMAL = """package rapp.scaling
 
@@ -151,7 +151,7 @@ def test_allowed(engine: RegoPolicyEngine, d: Decision, reason: str) -> None:
         ),
         (
             decision(evidence={"quantile": 0.9}),
-            "free5gc-upf-site-03: required evidence prb_util_dl_p90_max is missing",
+            "free5gc-upf-site-03: required evidence forecast_max is missing",
         ),
         (
             decision("5G", "ten"),
@@ -186,7 +186,7 @@ def test_every_violation_is_reported_in_sorted_order(engine: RegoPolicyEngine) -
 
 def test_batch_keeps_order_and_numpy_evidence_is_accepted(engine: RegoPolicyEngine) -> None:
     batch = [
-        decision(evidence={"prb_util_dl_p90_max": np.float32(91.5)}),
+        decision(evidence={"forecast_max": np.float32(91.5)}),
         decision(target="free5gc-upf-site-07"),
         decision("10G", "5G", action=Action.SCALE_IN),
     ]
@@ -342,7 +342,7 @@ def test_wrong_shape_fails_closed(tmp_path: Path, value: str, fragment: str) -> 
 
 
 def test_unserialisable_evidence_fails_closed(engine: RegoPolicyEngine) -> None:
-    verdict = one(engine, decision(evidence={"prb_util_dl_p90_max": float("nan")}))
+    verdict = one(engine, decision(evidence={"forecast_max": float("nan")}))
     _assert_engine_error(verdict, "not JSON")
 
 

@@ -37,7 +37,9 @@ def test_full_sample(samples: Path) -> None:
     v = frame.set_index(["cell", "counter"])["value"]
     assert v[(CELL_997, "attTCHSeizures")] == 813
     assert v[(CELL_997, "succImmediateAssignProcs8")] == 787
-    enb = f"{DN},ManagedElement=RNC-Gbg-1,ENodeBFunction=1"
+    # its measObjInstId repeats the DN's ManagedElement: merged, not duplicated
+    enb = f"{DN},ENodeBFunction=1"
+    assert not frame["cell"].str.contains("ManagedElement=RNC-Gbg-1,ManagedElement").any()
     # "86,87,2,..." is a distribution counter: one row per bin
     assert v[(enb, "succTCHSeizures2[0]")] == 86
     assert v[(enb, "succTCHSeizures2[8]")] == 24
@@ -134,7 +136,19 @@ MALFORMED = [
     ("p string", _set(_RESULT, "p", "1"), "p='1' out of range"),
     ("no p", _set(_RESULT, "p", _DELETE), "without 'p'"),
     ("svalue", _set(_RESULT, "sValue", "12a"), "non-numeric sValue '12a'"),
-    ("svalue inf", _set(_RESULT, "sValue", "inf"), "infinite"),
+    ("svalue inf", _set(_RESULT, "sValue", "inf"), "non-numeric sValue 'inf'"),
+    ("svalue huge", _set(_RESULT, "sValue", "1e999"), "infinite sValue '1e999'"),
+    ("svalue blank", _set(_RESULT, "sValue", " "), "non-numeric sValue ' '"),
+    (
+        "rvalue nan",
+        lambda d: _RESULT(d).update(rValue=float("nan")) or _RESULT(d).pop("sValue"),
+        "non-finite value nan",
+    ),
+    (
+        "ivalue huge",
+        lambda d: _RESULT(d).update(iValue=10**400) or _RESULT(d).pop("sValue"),
+        "non-finite value",
+    ),
     ("suspect", _set(_mv, "suspectFlag", "maybe"), "suspectFlag is 'maybe'"),
     ("instance", _set(_mv, "measObjInstId", ""), "measObjInstId"),
     ("times", lambda d: _HDR(d).update(startEpochMicrosec=-1, lastEpochMicrosec="x"), "no sane"),
@@ -190,3 +204,110 @@ def test_decode_batch_all_bad_is_empty() -> None:
         "value",
         "suspect",
     ]
+
+
+def _with_inst(samples: Path, dn: str, inst: str) -> str:
+    doc = _doc(samples)
+    _mdc(doc)["measuredEntityDn"] = dn
+    _mv(doc)["measObjInstId"] = inst
+    return decode_ranpm(json.dumps(doc).encode()).frame["cell"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("dn", "inst", "cell"),
+    [
+        # ordinary ids are prefixed
+        (DN, "GNBDUFunction=1,NRCellDU=2", f"{DN},GNBDUFunction=1,NRCellDU=2"),
+        (
+            "ManagedElement=gnb-1",
+            "GNBDUFunction=1,NRCellDU=2",
+            "ManagedElement=gnb-1,GNBDUFunction=1,NRCellDU=2",
+        ),
+        # the id starts inside the DN: joined at that RDN
+        (
+            DN,
+            "ManagedElement=RNC-Gbg-1,ENodeBFunction=1,EUtranCellFDD=3",
+            f"{DN},ENodeBFunction=1,EUtranCellFDD=3",
+        ),
+        (DN, "MeContext=MEC-Gbg-1,ManagedElement=RNC-Gbg-1,X=1", f"{DN},X=1"),
+        (DN, f"{DN},X=1", f"{DN},X=1"),  # the full DN again
+        (
+            "SubNetwork=S, ManagedElement=me",
+            "ManagedElement = me,X=1",
+            "SubNetwork=S,ManagedElement = me,X=1",
+        ),
+        # same type, other value; same value, other type; a later RDN only: plain prefix
+        (DN, "ManagedElement=RNC-Gbg-2,X=1", f"{DN},ManagedElement=RNC-Gbg-2,X=1"),
+        (DN, "MeContext=RNC-Gbg-1,X=1", f"{DN},MeContext=RNC-Gbg-1,X=1"),
+        (DN, "X=1,ManagedElement=RNC-Gbg-1", f"{DN},X=1,ManagedElement=RNC-Gbg-1"),
+        # an escaped comma is part of a value, not an RDN separator
+        (
+            "SubNetwork=a\\,ManagedElement=m,MeContext=c",
+            "ManagedElement=m,X=1",
+            "SubNetwork=a\\,ManagedElement=m,MeContext=c,ManagedElement=m,X=1",
+        ),
+        (
+            "SubNetwork=a,ManagedElement=m",
+            "SubNetwork=a\\,b,X=1",
+            "SubNetwork=a,ManagedElement=m,SubNetwork=a\\,b,X=1",
+        ),
+    ],
+)
+def test_cell_dn_join(samples: Path, dn: str, inst: str, cell: str) -> None:
+    assert _with_inst(samples, dn, inst) == cell
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1_000",
+        " 12 ",
+        "12 ",
+        "nan",
+        "NaN",
+        "-inf",
+        "Infinity",
+        "0x10",
+        "1e",
+        ".",
+        "١٢",
+        "1,,2",
+        "1, 2",
+        "1,nan",
+    ],
+)
+def test_svalue_not_a_plain_number(samples: Path, text: str) -> None:
+    doc = _doc(samples)
+    _RESULT(doc)["sValue"] = text
+    with pytest.raises(DecodeError) as info:
+        decode_ranpm(json.dumps(doc).encode())
+    assert f"non-numeric sValue {text!r}" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("12", 12.0),
+        ("-3", -3.0),
+        ("+4.5", 4.5),
+        ("0.25", 0.25),
+        (".5", 0.5),
+        ("7.", 7.0),
+        ("1e3", 1000.0),
+        ("2.5E-2", 0.025),
+        ("-1.5e+2", -150.0),
+    ],
+)
+def test_svalue_plain_numbers(samples: Path, text: str, value: float) -> None:
+    doc = _doc(samples)
+    _RESULT(doc)["sValue"] = text
+    assert decode_ranpm(json.dumps(doc).encode()).frame["value"].iloc[0] == value
+
+
+def test_distribution_bins_are_plain_numbers(samples: Path) -> None:
+    doc = _doc(samples)
+    _RESULT(doc)["sValue"] = "1,2.5,3e1"
+    frame = decode_ranpm(json.dumps(doc).encode()).frame
+    first = frame[frame["cell"] == CELL_997]
+    assert first["counter"].tolist() == [f"succImmediateAssignProcs[{i}]" for i in range(3)]
+    assert first["value"].tolist() == [1.0, 2.5, 30.0]

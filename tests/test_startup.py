@@ -86,3 +86,19 @@ def test_bad_configuration_is_one_clear_line(tmp_path: Path):
     assert result.stderr.startswith("rapp: cannot start:")
     assert "planner.low" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_repository_stops_with_the_reason_instead_of_waiting(tmp_path: Path):
+    env = env_for(tmp_path, free_port(), free_port())  # no repository was seeded
+    result = subprocess.run(
+        [sys.executable, "-m", "rapp", "serve"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "\nrapp: stopped: git fetch" in result.stderr
+    assert str(tmp_path / "repo.git") in result.stderr
+    assert "Traceback" not in result.stderr

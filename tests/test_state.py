@@ -56,3 +56,16 @@ def test_many_cells_grow_the_buffers():
     window = state.window(PRB_UTIL_DL, pd.Timestamp("2026-01-01T00:15Z"), 1)
     assert window.shape == (1000, 1)
     assert window[999, 0] == 999
+
+
+def test_a_late_report_fills_history_but_does_not_close_its_rop_again():
+    state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=8)
+    state.ingest(frame(["a", "b"], "2026-01-01T00:15Z", [1, 2]))
+    assert state.ingest(frame(["a"], "2026-01-01T00:30Z", [3])) == []
+    assert state.ingest(frame(["a", "b"], "2026-01-01T00:45Z", [5, 6])) == [
+        pd.Timestamp("2026-01-01T00:30Z"),
+        pd.Timestamp("2026-01-01T00:45Z"),
+    ]
+    assert state.ingest(frame(["b"], "2026-01-01T00:30Z", [4])) == []  # late, already closed
+    window = state.window(PRB_UTIL_DL, pd.Timestamp("2026-01-01T00:45Z"), 2)
+    np.testing.assert_array_equal(window[1], [4, 6])

@@ -41,7 +41,7 @@ def decision(target: str, hour: int, action: Action = Action.SCALE_OUT) -> Decis
         datetime(2026, 3, 1, hour, tzinfo=UTC),
         "5G",
         "10G",
-        {"prb_util_dl_p90_max": 91.5},
+        {"forecast_max": 91.5},
     )
 
 
@@ -54,7 +54,7 @@ def test_decision_verdict_outcome_round_trip(journal: Journal):
     journal.record_outcome(Outcome(d.id, OutcomeState.ENACTED, "rapp-upf-a", "upf-a/v2", "done"))
     [row] = journal.decisions()
     assert row["id"] == d.id
-    assert row["evidence"] == {"prb_util_dl_p90_max": 91.5}
+    assert row["evidence"] == {"forecast_max": 91.5}
     assert row["verdict"] == {
         "allow": True,
         "reasons": ["within bounds"],
@@ -118,3 +118,17 @@ def test_metrics_are_served_in_prometheus_text(tmp_path):
     body = client.get("/metrics/").text
     assert 'rapp_decisions_total{action="scale_out",verdict="deny"} 2.0' in body
     journal.close()
+
+
+def test_outcomes_and_latest_decision_per_target(journal: Journal):
+    a8, a9, b9 = decision("upf-a", 8), decision("upf-a", 9), decision("upf-b", 9, Action.SCALE_IN)
+    for d in (a8, a9, b9):
+        journal.record_decision(d)
+    journal.record_outcome(Outcome(a9.id, OutcomeState.COMPENSATED, detail="stale"))
+    assert {k: v.state for k, v in journal.outcomes([a8.id, a9.id]).items()} == {
+        a9.id: OutcomeState.COMPENSATED
+    }
+    assert journal.outcomes([]) == {}
+    latest = {d.target: d for d in journal.latest_by_target()}
+    assert latest["upf-a"].id == a9.id
+    assert latest["upf-b"].action is Action.SCALE_IN

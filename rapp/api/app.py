@@ -36,7 +36,7 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
-    async def readyz(request: Request) -> JSONResponse:
+    def readyz(request: Request) -> JSONResponse:
         """Readiness: every dependency the loop needs is up (503 otherwise, with which is not)."""
         checks = dict(request.app.state.readiness())
         ready = all(checks.values())

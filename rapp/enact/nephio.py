@@ -8,6 +8,10 @@ push, so a lost race leaves no stray tag and is redone on the new tip.
 
 The local clone is bare and only ever holds fetched refs: commits are built with a temporary
 index and pushed by id, so a crash at any point leaves nothing local to clean up.
+
+Git runs with the user's and system's config and credentials (helpers, ``insteadOf``, ssh
+keys), never with a terminal to prompt on; remotes are redacted (:func:`redact_url`) in every
+message, and :class:`PublishError` says whether a failure is worth retrying.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, NoReturn
 
+from rapp.enact._git import git_env, is_transient, redact_url, run
 from rapp.enact.packages import KPTFILE, PackageError
+
+__all__ = ["GitPackageRepo", "PackageRevision", "PublishError", "redact_url"]
 
 _INT_TAG = re.compile(r"^v(\d+)$")
 _PACKAGE = re.compile(r"^(?!.*(?:^|/)\.)[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
@@ -33,7 +41,15 @@ _PERMANENT = ("hook declined", "denied", "protected")
 
 
 class PublishError(RuntimeError):
-    """Git failed, or the push kept losing races; the message carries git's stderr."""
+    """Git failed, or the push kept losing races; the message carries git's stderr, redacted.
+
+    ``transient`` is True when the failure may pass by itself (network, server 5xx or 429, a
+    lost race) and False when it needs a person (no such repository, credentials, a hook).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +88,7 @@ class GitPackageRepo:
         self._timeout = timeout_s
         self._lock = threading.Lock()
         self._ready = False
-        # Strip the caller's git context (hooks export GIT_DIR etc.) and never read user config.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env |= {f"GIT_{who}_NAME": author_name for who in ("AUTHOR", "COMMITTER")}
-        env |= {f"GIT_{who}_EMAIL": author_email for who in ("AUTHOR", "COMMITTER")}
-        env |= {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
-        self._env = env | {"GIT_CONFIG_GLOBAL": os.devnull}
+        self._env = git_env(author_name, author_email, os.environ)
 
     def packages(self) -> list[str]:
         """Directories holding a Kptfile on the branch tip."""
@@ -120,15 +131,21 @@ class GitPackageRepo:
         mutate: Callable[[dict[str, str]], dict[str, str]],
         *,
         message: str = "",
+        if_unchanged: Literal["raise", "latest"] = "raise",
     ) -> PackageRevision:
         """Publish ``mutate(files)`` as the next revision, exactly once per workspace.
 
         ``mutate`` is re-applied to the new tip after a lost race, so it must be a pure edit.
         A package that does not exist yet starts from no files (the seeder relies on that).
+        When ``mutate`` changes nothing (the package already holds what was wanted) this raises
+        PackageError("no change"), or with ``if_unchanged="latest"`` writes nothing and returns
+        the latest published revision (PackageError if there is none).
         """
         _check_package(package)
         if not workspace or any(line.startswith("kpt:") for line in message.splitlines()):
             raise ValueError("workspace must be non-empty and message must not carry kpt: lines")
+        if if_unchanged not in ("raise", "latest"):
+            raise ValueError(f"if_unchanged must be 'raise' or 'latest', not {if_unchanged!r}")
         with self._lock:
             for attempt in range(self.push_attempts):
                 tip = self._sync()
@@ -138,41 +155,53 @@ class GitPackageRepo:
                 before = self._files(entries)
                 after = mutate(dict(before))
                 _check_mutation(before, after)
-                n = 1 + max((r.revision for r in self._revisions(package)), default=0)
+                revisions = self._revisions(package)
+                if dict(after) == dict(before):
+                    latest = max(revisions, key=lambda r: r.revision, default=None)
+                    if if_unchanged == "raise" or latest is None:
+                        raise PackageError(f"no change to {package}")
+                    return latest
+                n = 1 + max((r.revision for r in revisions), default=0)
                 tree = self._tree(tip, package, entries, before, after)
                 text = _approval_message(package, workspace, n, message).encode()
                 parents = ["-p", tip] if tip else []
-                commit = self._git("commit-tree", tree, *parents, "-F", "-", stdin=text)
+                commit = self._git(
+                    "commit-tree", "--no-gpg-sign", tree, *parents, "-F", "-", stdin=text
+                )
                 commit = commit.stdout.decode().strip()
                 tag = f"{package}/v{n}"
                 if self._push(commit, tag):  # the next call fetches it back; no local refs
                     return PackageRevision(package, n, tag, commit, workspace)
                 time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
         raise PublishError(
-            f"push of {package} ({workspace}) to {self.remote} rejected "
-            f"{self.push_attempts} times: the branch keeps moving"
+            f"push of {package} ({workspace}) to {redact_url(self.remote)} rejected "
+            f"{self.push_attempts} times: the branch keeps moving",
+            transient=True,
         )
 
     def _git(
         self, *args: str, stdin: bytes | None = None, check: bool = True, index: Path | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         env = self._env if index is None else {**self._env, "GIT_INDEX_FILE": str(index)}
+        what = f"git {' '.join(args[:2])}"
+        what = f"git fetch {redact_url(self.remote)}" if args[0] == "fetch" else what
         try:
-            proc = subprocess.run(
-                ["git", *args],
-                cwd=self.workdir,
-                env=env,
-                input=stdin,
-                capture_output=True,
-                timeout=self._timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise PublishError(f"git {args[0]} failed: {e}") from e
+            proc = run(args, cwd=self.workdir, env=env, stdin=stdin, timeout=self._timeout)
+        except subprocess.TimeoutExpired:  # its text holds the command line, remote and all
+            msg = f"{what} timed out after {self._timeout:g}s"
+            raise PublishError(msg, transient=True) from None
+        except OSError as e:
+            raise PublishError(f"{what} failed: {redact_url(str(e))}") from e
         if check and proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip()
-            raise PublishError(f"git {' '.join(args[:2])} failed ({proc.returncode}): {err}")
+            self._fail(what, proc)
         return proc
+
+    @staticmethod
+    def _fail(what: str, proc: subprocess.CompletedProcess[bytes], detail: str = "") -> NoReturn:
+        """Raise for a failed git run, redacted and classified from what git printed."""
+        err = "\n".join(filter(None, [detail, proc.stderr.decode(errors="replace").strip()]))
+        msg = f"{what} failed ({proc.returncode}): {redact_url(err)}"
+        raise PublishError(msg, transient=is_transient(err))
 
     def _sync(self) -> str | None:
         """Fetch the remote (pruning tags that vanished there) and return the branch tip."""
@@ -277,8 +306,7 @@ class GitPackageRepo:
         rejected = [line for line in report.splitlines() if line.startswith("!")]
         if rejected and not any(p in line for line in rejected for p in _PERMANENT):
             return False
-        err = res.stderr.decode(errors="replace").strip()
-        raise PublishError(f"git push to {self.remote} failed ({res.returncode}): {err}")
+        self._fail(f"git push to {redact_url(self.remote)}", res, "\n".join(rejected))
 
 
 def _check_package(package: str) -> None:
@@ -290,8 +318,6 @@ def _check_mutation(before: Mapping[str, str], after: Mapping[str, str]) -> None
     if KPTFILE not in after:
         what = "removes the Kptfile" if KPTFILE in before else "has no Kptfile at its root"
         raise PackageError(f"refusing a package that {what}")
-    if dict(after) == dict(before):
-        raise PackageError("no change")
     for name, text in after.items():
         if not isinstance(text, str) or {"", ".", "..", ".git"} & set(name.split("/")):
             raise PackageError(f"refusing file {name!r}: not a text file inside the package")

@@ -19,18 +19,28 @@ from dataclasses import asdict
 from typing import Any
 
 import httpx
-from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
+from dbos import DBOS, DBOSConfiguredInstance, Queue, SetEnqueueOptions, SetWorkflowID
 
 from rapp.config import A1Settings, EnactSettings, NephioSettings
-from rapp.domain import Decision, Outcome, OutcomeState
+from rapp.domain import PRB_UTIL_DL, Decision, Outcome, OutcomeState
 from rapp.enact.a1 import A1Client, A1Error, A1Policy
-from rapp.enact.nephio import GitPackageRepo
-from rapp.enact.packages import set_capacity
+from rapp.enact.nephio import GitPackageRepo, PublishError
+from rapp.enact.packages import format_quantity, parse_quantity, read_capacity, set_capacity
 from rapp.store import Journal
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE_A1_STATUS = frozenset({409, 423, 429, 500, 502, 503, 504})
+QUEUE = "rapp-enact"
+"""DBOS queue of enactments, partitioned by target: one enactment per NF at a time, so the A1
+policy and the package of an NF never take two decisions' values interleaved."""
+
+# 409 is not here: put_policy already turns "exists" into an update, so a 409 that reaches the
+# step is a real conflict. 423 is "RIC synchronising": the spec says try again later.
+_RETRYABLE_A1_STATUS = frozenset({423, 429, 500, 502, 503, 504})
+
+
+class StaleDecision(Exception):
+    """The package no longer holds the capacity the decision was planned from."""
 
 
 def _retry_a1(exc: BaseException) -> bool:
@@ -40,16 +50,21 @@ def _retry_a1(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
+def _retry_publish(exc: BaseException) -> bool:
+    """Network trouble with the git server is retried; a refused or stale change is not."""
+    return isinstance(exc, PublishError) and exc.transient
+
+
 def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
     """The A1 policy carrying a decision: one per target, so a later decision updates it."""
-    p90 = decision.evidence.get("prb_util_dl_p90_max")
     statement: dict[str, Any] = {
         "action": decision.action.value,
         "capacity": decision.capacity_to,
         "decisionId": decision.id,
     }
-    if isinstance(p90, int | float):
-        statement["prbUtilisationDlP90"] = min(max(float(p90), 0.0), 100.0)
+    peak = decision.evidence.get("forecast_max")
+    if decision.evidence.get("kpi") == PRB_UTIL_DL and isinstance(peak, int | float):
+        statement["prbUtilisationDlP90"] = min(max(float(peak), 0.0), 100.0)
     return A1Policy(
         policy_id=f"rapp-{decision.target}",
         ric_id=settings.ric_id,
@@ -60,6 +75,27 @@ def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
             "statement": statement,
         },
     )
+
+
+def scale_package(files: dict[str, str], decision: Decision) -> dict[str, str]:
+    """The package files with the decision's capacity: downlink as decided, uplink by the same
+    ratio (a UPF sized for 2x the downlink needs 2x the uplink), derived fields kept in step.
+
+    Unchanged files come back when the package already holds the decided capacity (a replay, or
+    an operator got there first); a package at neither end of the decision is stale.
+    """
+    current = read_capacity(files)
+    have, want = parse_quantity(current.max_downlink), parse_quantity(decision.capacity_to)
+    if have == want:
+        return files
+    planned_from = parse_quantity(decision.capacity_from)
+    if have != planned_from:
+        raise StaleDecision(
+            f"{decision.target} holds {current.max_downlink}, "
+            f"but the decision was planned from {decision.capacity_from}"
+        )
+    uplink = format_quantity(parse_quantity(current.max_uplink) * want / planned_from)
+    return set_capacity(files, uplink=uplink, downlink=decision.capacity_to)
 
 
 @DBOS.dbos_class("rapp.Enactor")
@@ -83,6 +119,7 @@ class Enactor(DBOSConfiguredInstance):
             author_name=nephio.author_name,
             author_email=nephio.author_email,
         )
+        self._queue: Queue | None = None
         super().__init__(name)
 
     @property
@@ -90,9 +127,14 @@ class Enactor(DBOSConfiguredInstance):
         return self._packages
 
     async def start(self, decision: Decision) -> None:
-        """Start (or re-attach to) the workflow of ``decision``; returns once it is durable."""
-        with SetWorkflowID(decision.id):
-            await DBOS.start_workflow_async(self.enact, decision.to_dict())
+        """Queue the workflow of ``decision`` (or find it queued); returns once it is durable."""
+        if self._queue is None:
+            self._queue = await asyncio.to_thread(DBOS.retrieve_queue, QUEUE)
+            if self._queue is None:
+                raise RuntimeError(f"DBOS queue {QUEUE} is not registered: call launch() first")
+        queue = self._queue
+        with SetWorkflowID(decision.id), SetEnqueueOptions(queue_partition_key=decision.target):
+            await queue.enqueue_async(self.enact, decision.to_dict())
 
     @DBOS.workflow(name="rapp.enact")
     async def enact(self, decision: dict[str, Any]) -> dict[str, Any]:
@@ -106,29 +148,21 @@ class Enactor(DBOSConfiguredInstance):
     async def _run(self, d: Decision, policy: A1Policy) -> Outcome:
         try:
             previous = await self._read_policy(policy.policy_id)
-            await self._put_policy(asdict(policy))
         except Exception as exc:
             return Outcome(
-                d.id, OutcomeState.FAILED, detail=f"A1 policy not applied, nothing changed: {exc}"
+                d.id, OutcomeState.FAILED, detail=f"A1-PMS unreachable, nothing changed: {exc}"
+            )
+        try:
+            await self._put_policy(asdict(policy))
+        except Exception as exc:
+            # A lost response may hide an applied change: put the old policy back to be sure.
+            return await self._undo(
+                d, policy, previous, f"A1 policy not applied: {exc}", failed=True
             )
         try:
             tag = await self._publish(d.to_dict())
         except Exception as exc:
-            try:
-                await self._restore_policy(asdict(policy), previous)
-            except Exception as undo_exc:
-                return Outcome(
-                    d.id,
-                    OutcomeState.FAILED,
-                    a1_policy_id=policy.policy_id,
-                    detail=f"package step failed ({exc}); A1 policy not restored: {undo_exc}",
-                )
-            return Outcome(
-                d.id,
-                OutcomeState.COMPENSATED,
-                a1_policy_id=policy.policy_id,
-                detail=f"package step failed, A1 policy restored: {exc}",
-            )
+            return await self._undo(d, policy, previous, f"package step failed: {exc}")
         return Outcome(
             d.id,
             OutcomeState.ENACTED,
@@ -136,6 +170,29 @@ class Enactor(DBOSConfiguredInstance):
             package_revision=tag,
             detail=f"{d.target}: capacity {d.capacity_from} -> {d.capacity_to}",
         )
+
+    async def _undo(
+        self,
+        d: Decision,
+        policy: A1Policy,
+        previous: dict[str, Any] | None,
+        why: str,
+        *,
+        failed: bool = False,
+    ) -> Outcome:
+        """Compensate the A1 step; the outcome says what happened and whether the undo held."""
+        try:
+            await self._restore_policy(asdict(policy), previous)
+        except Exception as exc:
+            return Outcome(
+                d.id,
+                OutcomeState.FAILED,
+                a1_policy_id=policy.policy_id,
+                detail=f"{why}; A1 policy NOT restored, needs an operator: {exc}",
+            )
+        restored = "A1 policy restored" if previous is not None else "A1 policy removed"
+        state = OutcomeState.FAILED if failed else OutcomeState.COMPENSATED
+        return Outcome(d.id, state, a1_policy_id=policy.policy_id, detail=f"{why}; {restored}")
 
     @DBOS.step(name="rapp.a1.read", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
     async def _read_policy(self, policy_id: str) -> dict[str, Any] | None:
@@ -157,19 +214,21 @@ class Enactor(DBOSConfiguredInstance):
             else:
                 await a1.put_policy(A1Policy(**{**policy, "body": previous}))
 
-    @DBOS.step(name="rapp.nephio.publish", retries_allowed=True, max_attempts=3)
+    @DBOS.step(
+        name="rapp.nephio.publish",
+        retries_allowed=True,
+        max_attempts=5,
+        should_retry=_retry_publish,
+    )
     async def _publish(self, decision: dict[str, Any]) -> str:
         d = Decision.from_dict(decision)
-
-        def mutate(files: dict[str, str]) -> dict[str, str]:
-            return set_capacity(files, uplink=d.capacity_to, downlink=d.capacity_to)
-
         revision = await asyncio.to_thread(
             self._packages.publish,
             d.target,
             f"rapp-{d.id}",
-            mutate,
+            lambda files: scale_package(files, d),
             message=f"rapp decision {d.id}: {d.action.value} {d.capacity_from} -> {d.capacity_to}",
+            if_unchanged="latest",
         )
         return revision.tag
 
@@ -206,6 +265,8 @@ def launch(settings: EnactSettings, *, app_name: str = "rapp") -> None:
         }
     )
     DBOS.launch()
+    # 50 ms polling: at the 1 s default a queued enactment waits up to a second to start.
+    DBOS.register_queue(QUEUE, partition_concurrency=1, polling_interval_sec=0.05)
 
 
 def shutdown() -> None:

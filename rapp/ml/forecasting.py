@@ -28,17 +28,21 @@ class RopForecaster:
         kpi: str,
         fit_window: int,
         refit_every: int,
+        min_history: int = 8,
     ) -> None:
         self.model = model
         self.kpi = kpi
         self.fit_window = fit_window
         self.refit_every = refit_every
+        self.min_history = max(min_history, getattr(model, "horizon", 1) + 1)
         self._fitted_at: pd.Timestamp | None = None
 
     def forecast(self, state: CellState, rop: pd.Timestamp) -> Forecast | None:
         """Forecast every known cell from history up to ``rop``; None if history is too short."""
         history = state.window(self.kpi, rop, min(self.fit_window, state.retention))
-        if not np.isfinite(history).any():
+        observed = int(np.isfinite(history).any(axis=0).sum())
+        if observed < self.min_history:
+            # Too little history for the backtest that gives the quantile band its width.
             return None
         if self._due(rop, state.granularity_s):
             try:

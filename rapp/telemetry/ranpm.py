@@ -15,9 +15,21 @@ which ``last - start`` equals the granularity wins. All this keeps the period en
 of one ROP equal, which the per-cell state needs, even when a converter stamps
 ``lastEpochMicrosec`` with its own clock.
 
+No upper bound ties ``period_end`` to the wall clock: a report "from the future" decodes as is
+(the demo's simulated network clock runs ahead of wall time). Rejecting or holding back reports
+too far ahead of now is the caller's choice, not the codec's.
+
+Cell: ``measuredEntityDn`` joined with ``measObjInstId``. Some senders repeat the tail of the
+entity DN in the instance id (``ManagedElement=ME-1,ENodeBFunction=1`` under ``...,ManagedElement=
+ME-1``); when the id's first RDN occurs in the entity DN (same attribute type and value), only the
+part of the entity DN before that RDN is joined, so no RDN appears twice.
+
 Values: ``sValue`` strings (``iValue``/``rValue`` numbers are accepted too, as VES allows them).
-An empty string is "not available" (NaN). A comma-separated list is a distribution (PDF) counter
-and becomes one row per bin named ``counter[i]``. Anything else non-numeric is a ``DecodeError``.
+A string must be a plain decimal or scientific number (``12``, ``-0.5``, ``1.2e3``): no spaces,
+underscores, ``nan`` or ``inf`` spellings, which Python's ``float`` would accept. An empty string
+is "not available" (NaN). A comma-separated list of such numbers is a distribution (PDF) counter
+and becomes one row per bin named ``counter[i]``. Anything else, and any non-finite number, is a
+``DecodeError``.
 """
 
 from __future__ import annotations
@@ -25,8 +37,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +53,9 @@ _US_MIN = 631_152_000_000_000  # 1990-01-01T00:00:00Z in microseconds
 _US_MAX = 4_102_444_800_000_000  # 2100-01-01T00:00:00Z
 _TOLERANCE_US = 1_000_000
 _SCALES = (1, 1_000, 1_000_000)  # to microseconds from: micro-, milli-, plain seconds
+# a plain decimal or scientific number; ASCII so that float()'s Unicode digits are refused too
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_RDN_SPLIT = re.compile(r"(?<!\\),")  # RDN separator: a comma not escaped by a backslash
 
 
 class DecodeError(ValueError):
@@ -137,7 +153,7 @@ def _parse(payload: bytes) -> _Columns:
     dn = mdc.get("measuredEntityDn", "")
     if not isinstance(dn, str):
         raise DecodeError(f"measuredEntityDn is {type(dn).__name__}, expected a string")
-    prefix = f"{dn}," if dn else ""
+    join = _joiner(dn)
 
     infos = mdc.get("measInfoList")
     if not isinstance(infos, list):
@@ -179,7 +195,7 @@ def _parse(payload: bytes) -> _Columns:
                     raise DecodeError(
                         f"{vwhere}.measResults[{k}].p={p!r} out of range 1..{n_types}"
                     )
-            cell = prefix + inst
+            cell = join(inst)
             cells += [cell] * len(ps)
             counters += [types[p - 1] for p in ps]
             raw += vals
@@ -202,6 +218,41 @@ def _obj(parent: Any, key: str, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise DecodeError(f"{key} missing or not an object in {where}")
     return value
+
+
+def _rdns(dn: str) -> list[str]:
+    return _RDN_SPLIT.split(dn) if "\\" in dn else dn.split(",")
+
+
+def _rdn_key(rdn: str) -> tuple[str, str] | None:
+    kind, eq, value = rdn.partition("=")
+    return (kind.strip(), value.strip()) if eq else None
+
+
+def _joiner(dn: str) -> Callable[[str], str]:
+    """``inst -> cell``: ``dn`` prefixed to ``inst``, overlap-merged on ``inst``'s first RDN."""
+    if not dn:
+        return lambda inst: inst
+    rdns = _rdns(dn)
+    position: dict[tuple[str, str], int] = {}
+    for i, rdn in enumerate(rdns):
+        key = _rdn_key(rdn)
+        if key is not None:
+            position.setdefault(key, i)  # the first occurrence: the longest overlap
+    prefix = f"{dn},"
+    cache: dict[str, str] = {}
+
+    def join(inst: str) -> str:
+        first = _rdns(inst)[0] if "\\" in inst else inst.partition(",")[0]
+        cell = cache.get(first)
+        if cell is None:
+            key = _rdn_key(first)
+            at = position.get(key) if key is not None else None
+            cell = prefix if at is None else "".join(f"{r}," for r in rdns[:at])
+            cache[first] = cell
+        return cell + inst
+
+    return join
 
 
 def _suspect(flag: Any, where: str) -> bool:
@@ -246,13 +297,26 @@ def _period_end_us(header: dict[str, Any], gran: int) -> int:
 
 
 def _floats(raw: list[Any]) -> list[float]:
-    """Fast path: every value a plain number. Falls back (returns []) on the first odd one."""
-    try:
-        out = [float(v) for v in raw]
-    except (ValueError, TypeError):
-        return [] if raw else out
-    if any(math.isinf(v) for v in out) or any(isinstance(v, bool) for v in raw):
-        return []
+    """Fast path: every value one finite plain number. Falls back (returns []) on the first odd
+    one (empty, a distribution, or an error), which ``_expand`` then handles or reports."""
+    match = _NUMBER.fullmatch
+    out: list[float] = []
+    for v in raw:
+        kind = type(v)
+        if kind is str:
+            if not match(v):
+                return []
+            x = float(v)
+        elif kind is int or kind is float:  # not bool, which is an int subclass
+            try:
+                x = float(v)
+            except OverflowError:
+                return []
+        else:
+            return []
+        if not math.isfinite(x):
+            return []
+        out.append(x)
     return out
 
 
@@ -277,16 +341,19 @@ def _parse_value(v: Any, cell: str, counter: str) -> list[float]:
     if isinstance(v, bool) or not isinstance(v, str | int | float):
         raise DecodeError(f"non-numeric value {v!r} for {counter} of {cell}")
     if isinstance(v, int | float):
-        if math.isinf(v):
-            raise DecodeError(f"infinite value for {counter} of {cell}")
-        return [float(v)]
-    text = v.strip()
-    if not text:
+        try:
+            x = float(v)
+        except OverflowError:
+            x = math.inf
+        if not math.isfinite(x):
+            raise DecodeError(f"non-finite value {v!r} for {counter} of {cell}")
+        return [x]
+    if not v:
         return [math.nan]
-    try:
-        parts = [float(x) for x in text.split(",")]
-    except ValueError:
-        raise DecodeError(f"non-numeric sValue {v!r} for {counter} of {cell}") from None
+    texts = v.split(",")
+    if not all(_NUMBER.fullmatch(t) for t in texts):
+        raise DecodeError(f"non-numeric sValue {v!r} for {counter} of {cell}")
+    parts = [float(t) for t in texts]
     if any(math.isinf(x) for x in parts):
         raise DecodeError(f"infinite sValue {v!r} for {counter} of {cell}")
     return parts

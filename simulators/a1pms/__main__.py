@@ -1,4 +1,16 @@
-"""``python -m simulators.a1pms``: run the A1-PMS simulator under uvicorn."""
+"""``python -m simulators.a1pms``: run the A1-PMS simulator under uvicorn.
+
+Serves the A1-PMS v3 API under /a1-policy-management/v1 and, beside it, an admin API that is
+not part of A1-PMS (see simulators/a1pms/README.md):
+
+  POST   /admin/faults              queue a fault: {"status": 503, "count": 2, "delay_s": 0.0,
+                                    "path_prefix": "/a1-policy-management/v1/policies",
+                                    "methods": ["POST", "PUT"], "drop_connection": false}
+  GET    /admin/faults              list pending faults
+  DELETE /admin/faults              clear them
+  PUT    /admin/rics/{ricId}/state  {"state": "SYNCHRONIZING"}: policy changes get 423
+  POST   /admin/reset               forget every policy and service
+"""
 
 from __future__ import annotations
 
@@ -12,7 +24,11 @@ from simulators.a1pms.registry import SimulatorConfig
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m simulators.a1pms", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.a1pms",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     # 8081 is the real A1-PMS HTTP port, so the rApp's default URL works against either.
     parser.add_argument("--port", type=int, default=8081)

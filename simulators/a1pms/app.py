@@ -3,6 +3,11 @@
 Routes only translate HTTP to ``Registry`` calls; every rule lives in ``registry.py``. Every error,
 including FastAPI's own request validation and unknown routes, leaves as RFC 7807
 ``application/problem+json``, because that is what a real A1-PMS sends and what clients parse.
+
+What the spec says per operation, the routes do exactly: a query parameter the operation does not
+know is a 400 only where the spec lists a 400 (``/policy-types``, ``/policies``; not ``/rics`` or
+``/services``), and an ``Accept`` that excludes ``application/json`` is a 406 only where the spec
+lists a 406. The admin API (``admin.py``) and fault injection (``faults.py``) sit beside it.
 """
 
 from __future__ import annotations
@@ -19,10 +24,16 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
-from simulators.a1pms.registry import Problem, Registry, SimulatorConfig
+from simulators.a1pms.admin import ADMIN_TAG, admin_router
+from simulators.a1pms.config import BASE_PATH, SimulatorConfig
+from simulators.a1pms.faults import FaultMiddleware, FaultQueue
+from simulators.a1pms.problem import Problem
+from simulators.a1pms.registry import Registry
 
-BASE_PATH = "/a1-policy-management/v1"
+__all__ = ["BASE_PATH", "create_app"]
+
 PROBLEM_JSON = "application/problem+json"
 
 # Any JSON at all: the registry checks the shape itself, so its 400s say what the spec expects.
@@ -34,7 +45,7 @@ log = logging.getLogger(__name__)
 def create_app(
     config: SimulatorConfig | None = None, *, keepalive_check_interval: float = 1.0
 ) -> FastAPI:
-    """A fresh simulator; its state lives on ``app.state.registry``."""
+    """A fresh simulator: state on ``app.state.registry``, faults on ``app.state.faults``."""
     registry = Registry(config or SimulatorConfig.default())
 
     @contextlib.asynccontextmanager
@@ -47,17 +58,33 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = FastAPI(
+    app = _SimulatorApp(
         title="A1-PMS simulator",
-        description="Serves the O-RAN SC A1 Policy Management Service v3 API from memory.",
+        description=(
+            "Serves the O-RAN SC A1 Policy Management Service v3 API from memory, "
+            "with an admin API for fault injection, RIC states and reset."
+        ),
         lifespan=lifespan,
+        openapi_tags=[A1PMS_TAG, ADMIN_TAG],
     )
     app.state.registry = registry
+    app.state.faults = FaultQueue()
     app.include_router(_router())
+    app.include_router(admin_router())
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     return app
+
+
+A1PMS_TAG = {"name": "A1-PMS", "description": "The A1-PMS v3 API (pms-api-v3.yaml)."}
+
+
+class _SimulatorApp(FastAPI):
+    """FastAPI with fault injection outside everything else, even Starlette's error handling."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return FaultMiddleware(super().build_middleware_stack(), self.state.faults)
 
 
 async def _supervise(registry: Registry, interval: float) -> None:
@@ -111,18 +138,54 @@ def _only_query(*allowed: str) -> Callable[[Request], None]:
     return check
 
 
+def _accepts_json(accept: str | None) -> bool:
+    """Whether an ``Accept`` header lets the answer be ``application/json`` (RFC 9110 12.5.1).
+
+    The most specific media range that covers ``application/json`` decides, by its ``q``.
+    """
+    if accept is None or not accept.strip():
+        return True
+    best: tuple[int, float] | None = None
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        specificity = {"application/json": 2, "application/*": 1, "*/*": 0}.get(media.lower())
+        if specificity is None:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if best is None or specificity > best[0]:
+            best = (specificity, q)
+    return best is not None and best[1] > 0
+
+
+def _json_accepted(request: Request) -> None:
+    """A dependency for the operations whose spec lists 406: "Only application/json is allowed"."""
+    accept = request.headers.get("accept")
+    if not _accepts_json(accept):
+        raise Problem(406, f"Only application/json is allowed; Accept was {accept!r}")
+
+
 def _registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
 
 def _router() -> APIRouter:
-    r = APIRouter(prefix=BASE_PATH)
+    r = APIRouter(prefix=BASE_PATH, tags=["A1-PMS"])
+    # The operations whose responses include 406 in the spec; the others ignore Accept.
+    json_only = Depends(_json_accepted)
 
     @r.get("/status")
     async def get_status() -> dict[str, str]:
         return {"status": "success"}
 
+    # No _only_query here: the spec gives GET /rics no 400, so unknown parameters are ignored.
     @r.get("/rics")
     async def get_rics(request: Request, policyTypeId: str | None = None) -> dict[str, Any]:
         return _registry(request).rics(policyTypeId)
@@ -133,7 +196,10 @@ def _router() -> APIRouter:
 
     @r.get(
         "/policy-types",
-        dependencies=[Depends(_only_query("nearRtRicId", "typeName", "compatibleWithVersion"))],
+        dependencies=[
+            json_only,
+            Depends(_only_query("nearRtRicId", "typeName", "compatibleWithVersion")),
+        ],
     )
     async def get_policy_types(
         request: Request,
@@ -143,13 +209,16 @@ def _router() -> APIRouter:
     ) -> list[dict[str, str]]:
         return _registry(request).policy_types(nearRtRicId, typeName, compatibleWithVersion)
 
-    @r.get("/policy-types/{policyTypeId}")
+    @r.get("/policy-types/{policyTypeId}", dependencies=[json_only])
     async def get_policy_type(request: Request, policyTypeId: str) -> dict[str, Any]:
         return _registry(request).policy_type(policyTypeId)
 
     @r.get(
         "/policies",
-        dependencies=[Depends(_only_query("policyTypeId", "nearRtRicId", "serviceId", "typeName"))],
+        dependencies=[
+            json_only,
+            Depends(_only_query("policyTypeId", "nearRtRicId", "serviceId", "typeName")),
+        ],
     )
     async def get_policies(
         request: Request,
@@ -160,26 +229,26 @@ def _router() -> APIRouter:
     ) -> list[dict[str, str]]:
         return _registry(request).policies(policyTypeId, nearRtRicId, serviceId, typeName)
 
-    @r.post("/policies", status_code=201)
+    @r.post("/policies", status_code=201, dependencies=[json_only])
     async def create_policy(request: Request, body: JsonBody) -> JSONResponse:
         created = _registry(request).create_policy(body)
         location = f"{request.url.replace(query='')}/{quote(created['policyId'], safe='')}"
         return JSONResponse(created, status_code=201, headers={"Location": location})
 
-    @r.get("/policies/{policyId}")
+    @r.get("/policies/{policyId}", dependencies=[json_only])
     async def get_policy(request: Request, policyId: str) -> dict[str, Any]:
         return _registry(request).policy(policyId)
 
-    @r.put("/policies/{policyId}")
+    @r.put("/policies/{policyId}", dependencies=[json_only])
     async def update_policy(request: Request, policyId: str, body: JsonBody) -> dict[str, Any]:
         return _registry(request).update_policy(policyId, body)
 
-    @r.delete("/policies/{policyId}", status_code=204)
+    @r.delete("/policies/{policyId}", status_code=204, dependencies=[json_only])
     async def delete_policy(request: Request, policyId: str) -> Response:
         _registry(request).delete_policy(policyId)
         return Response(status_code=204)
 
-    @r.get("/policies/{policyId}/status")
+    @r.get("/policies/{policyId}/status", dependencies=[json_only])
     async def get_policy_status(request: Request, policyId: str) -> dict[str, Any]:
         return _registry(request).policy_status(policyId)
 

@@ -1,0 +1,147 @@
+"""The enactment saga on a real DBOS (SQLite), a real A1-PMS simulator and real git repos:
+each way it can end, and what it leaves behind at the A1-PMS and in the repository."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from dbos import DBOS
+
+from rapp.config import A1Settings, EnactSettings, NephioSettings
+from rapp.domain import Action, Decision, OutcomeState
+from rapp.enact import Enactor, launch, shutdown
+from rapp.enact.packages import read_capacity
+from rapp.enact.saga import StaleDecision, scale_package
+from rapp.store import Journal
+from simulators.a1pms import create_app as a1pms_app
+from simulators.nephio import load_blueprint, seed_repository
+from tests.conftest import serve
+from tests.e2e_support import tags_of
+
+_names = itertools.count()
+TARGET = "free5gc-upf-site-03"
+
+
+@pytest.fixture
+def dbos(tmp_path: Path) -> Iterator[None]:
+    # A system database per test: decision ids are deterministic, so tests would share workflows.
+    launch(EnactSettings(system_database_url=f"sqlite:///{tmp_path / 'dbos.sqlite'}"))
+    yield
+    shutdown()
+
+
+@pytest.fixture
+def a1pms() -> Iterator[str]:
+    with serve(a1pms_app()) as url:
+        yield url
+
+
+@dataclass
+class World:
+    repo: Path
+    a1pms: str
+    journal: Journal
+    workdir: Path
+
+    def enactor(self, **a1: str) -> Enactor:
+        # DBOS names each instance for recovery: a fresh name per enactor in this process.
+        return Enactor(
+            a1=A1Settings(url=self.a1pms, **a1),
+            nephio=NephioSettings(remote=str(self.repo), workdir=self.workdir),
+            journal=self.journal,
+            name=f"enactor-{next(_names)}",
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path, a1pms: str, dbos: None) -> Iterator[World]:
+    repo = tmp_path / "deployment.git"
+    seed_repository(repo, [TARGET])
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
+    yield World(repo, a1pms, journal, tmp_path / "work")
+    journal.close()
+
+
+def decision(target: str = TARGET, frm: str = "5G", to: str = "10G", hour: int = 9) -> Decision:
+    return Decision.new(
+        Action.SCALE_OUT if to != "2500M" else Action.SCALE_IN,
+        target,
+        ["SubNetwork=site-03,ManagedElement=gnb-0011,GNBDUFunction=1,NRCellDU=1"],
+        datetime(2026, 11, 24, hour, tzinfo=UTC),
+        frm,
+        to,
+        {"kpi": "prb_util_dl", "quantile": 0.9, "forecast_max": 91.0},
+    )
+
+
+def enact(enactor: Enactor, d: Decision) -> dict:
+    return asyncio.run(_enact(enactor, d))
+
+
+async def _enact(enactor: Enactor, d: Decision) -> dict:
+    await enactor.start(d)
+    handle = await DBOS.retrieve_workflow_async(d.id)
+    return await handle.get_result()
+
+
+def a1_policy(a1pms: str, policy_id: str) -> dict | None:
+    r = httpx.get(f"{a1pms}/a1-policy-management/v1/policies/{policy_id}")
+    return r.json() if r.status_code == 200 else None
+
+
+def test_enacted_sets_the_policy_and_publishes_one_revision(world):
+    d = decision()
+    enactor = world.enactor()
+    outcome = enact(enactor, d)
+    assert outcome["state"] == "enacted"
+    assert outcome["package_revision"] == f"{TARGET}/v2"
+    assert a1_policy(world.a1pms, f"rapp-{TARGET}")["statement"]["decisionId"] == d.id
+    assert world.journal.outcome(d.id).state is OutcomeState.ENACTED
+    again = enact(enactor, d)  # same id: the same workflow, not a second enactment
+    assert again["package_revision"] == f"{TARGET}/v2"
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1", f"{TARGET}/v2"]
+
+
+def test_package_failure_removes_a_policy_that_did_not_exist(world):
+    d = decision(target="free5gc-upf-site-99")  # no such package in the repository
+    outcome = enact(world.enactor(), d)
+    assert outcome["state"] == "compensated"
+    assert "package step failed" in outcome["detail"]
+    assert "A1 policy removed" in outcome["detail"]
+    assert a1_policy(world.a1pms, "rapp-free5gc-upf-site-99") is None
+
+
+def test_stale_decision_restores_the_previous_policy(world):
+    enactor = world.enactor()
+    first = decision()
+    assert enact(enactor, first)["state"] == "enacted"  # package now at 10G, policy says first
+    stale = decision(frm="5G", to="2500M", hour=10)  # planned from 5G, but the package is at 10G
+    outcome = enact(enactor, stale)
+    assert outcome["state"] == "compensated"
+    assert "planned from 5G" in outcome["detail"]
+    assert a1_policy(world.a1pms, f"rapp-{TARGET}")["statement"]["decisionId"] == first.id
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1", f"{TARGET}/v2"]
+
+
+def test_a1_refusal_changes_nothing_and_says_so(world):
+    outcome = enact(world.enactor(policy_type_id="NO_SUCH_TYPE_1.0.0"), decision())
+    assert outcome["state"] == "failed"
+    assert "A1 policy not applied" in outcome["detail"]
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1"]
+
+
+def test_scale_package_scales_uplink_by_the_same_ratio_and_detects_staleness():
+    files = load_blueprint()
+    scaled = scale_package(files, decision(frm="5G", to="10G"))
+    assert read_capacity(scaled).max_downlink == "10G"
+    assert read_capacity(scaled).max_uplink == "10G"
+    assert scale_package(scaled, decision(frm="5G", to="10G")) is scaled  # already there
+    with pytest.raises(StaleDecision, match="holds 10G"):
+        scale_package(scaled, decision(frm="20G", to="40G"))
