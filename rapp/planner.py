@@ -11,6 +11,8 @@ forecast next crosses the threshold, not every ROP. ``cooldown_rops`` spaces any
 
 from __future__ import annotations
 
+import itertools
+import logging
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +22,9 @@ import numpy as np
 import pandas as pd
 
 from rapp.domain import Action, Decision, Forecast
+from rapp.quantity import parse_quantity
+
+log = logging.getLogger(__name__)
 
 
 class Topology:
@@ -65,6 +70,9 @@ class Planner:
     ) -> None:
         if default_capacity not in ladder:
             raise ValueError(f"default capacity {default_capacity} is not on the ladder {ladder}")
+        self._steps = [parse_quantity(q) for q in ladder]
+        if any(a >= b for a, b in itertools.pairwise(self._steps)):
+            raise ValueError(f"capacity ladder {list(ladder)} must rise strictly")
         self.topology = topology
         self.ladder = list(ladder)
         self.default_capacity = default_capacity
@@ -128,9 +136,11 @@ class Planner:
         if self._cooling(target, rop, forecast.step):
             return None
         current = capacity.get(target, self.default_capacity)
-        step = 1 if action is Action.SCALE_OUT else -1
-        position = self.ladder.index(current) if current in self.ladder else None
-        if position is None or not 0 <= position + step < len(self.ladder):
+        to = self._next_step(current, action)
+        if to is None:
+            log.info(
+                "%s: no %s step from %s on the ladder %s", target, action, current, self.ladder
+            )
             return None
         named = cells.index
         if action is Action.SCALE_OUT:
@@ -154,9 +164,23 @@ class Planner:
             sorted(named),
             _as_datetime(rop),
             capacity_from=current,
-            capacity_to=self.ladder[position + step],
+            capacity_to=to,
             evidence=evidence,
         )
+
+    def _next_step(self, current: str, action: Action) -> str | None:
+        """The next ladder value above (or below) ``current``, which need not be on the ladder
+        (an operator may have set any quantity); None at the end of the ladder."""
+        try:
+            have = parse_quantity(current)
+        except ValueError:
+            log.warning("capacity %r is not a Kubernetes quantity", current)
+            return None
+        if action is Action.SCALE_OUT:
+            above = [q for q, v in zip(self.ladder, self._steps, strict=True) if v > have]
+            return above[0] if above else None
+        below = [q for q, v in zip(self.ladder, self._steps, strict=True) if v < have]
+        return below[-1] if below else None
 
     def _cooling(self, target: str, rop: pd.Timestamp, step: pd.Timedelta) -> bool:
         last = self._last_proposal.get(target)

@@ -19,6 +19,7 @@ from tests.conftest import free_port
 from tests.e2e_support import (
     a1_policy_ids,
     only_scaled_fields_differ,
+    package_docs,
     tags_of,
     workspace_of,
 )
@@ -116,6 +117,17 @@ def test_loop_enacts_and_denies_within_120s(demo):
     assert workspace_of(repo, tag) == f"rapp-{enacted['id']}"
     previous = f"{package}/v{int(version) - 1}"
     assert only_scaled_fields_differ(repo, package, previous, tag) == []
+    capacity = next(
+        doc
+        for (_, key), doc in package_docs(repo, tag, package).items()
+        if key.startswith("Capacity/")
+    )
+    assert capacity["spec"]["maxDownlinkThroughput"] == enacted["capacity_to"]
+
+    # A denied target was left alone: no policy for it, no revision past the seed.
+    if not any(state_of(r) == "enacted" for r in rows if r["target"] == denied["target"]):
+        assert f"rapp-{denied['target']}" not in a1_policy_ids(a1pms)
+        assert tags_of(repo, denied["target"]) == [f"{denied['target']}/v1"]
 
 
 def test_malformed_record_goes_to_dead_letters_and_the_loop_goes_on(demo):

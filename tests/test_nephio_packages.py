@@ -13,12 +13,11 @@ from ruamel.yaml import YAML
 from rapp.enact.packages import (
     Capacity,
     PackageError,
-    format_quantity,
-    parse_quantity,
     read_capacity,
     set_capacity,
     set_package_name,
 )
+from rapp.quantity import format_quantity, parse_quantity
 from simulators.nephio.seed import BLUEPRINT, load_blueprint
 
 # The deployed form of capacity.yaml after a PackageVariant clone (Nephio docs, exercise-1-free5gc).

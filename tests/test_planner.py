@@ -120,3 +120,13 @@ def test_recall_carries_the_hysteresis_over_a_restart():
     later = ROP + 10 * STEP
     assert restarted.plan(forecast_with(busy, later), {"free5gc-upf-site-01": "10G"}) == []
     assert len(planner().plan(forecast_with(busy, later), {})) == 1  # without recall it repeats
+
+
+def test_capacities_off_the_ladder_step_to_the_next_value_and_bad_ladders_are_refused():
+    decisions = planner().plan(
+        forecast_with({"01": 95, "02": 5, "03": 50}),
+        {"free5gc-upf-site-01": "7G", "free5gc-upf-site-02": "6000M"},
+    )
+    assert [(d.capacity_from, d.capacity_to) for d in decisions] == [("7G", "10G"), ("6000M", "5G")]
+    with pytest.raises(ValueError, match="rise strictly"):
+        Planner(Topology(r"(?P<s>x)", "{s}"), ladder=["5G", "2G"], default_capacity="5G")

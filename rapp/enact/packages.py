@@ -13,11 +13,12 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedMap
+
+from rapp.quantity import parse_quantity
 
 CAPACITY_API = "req.nephio.org/v1alpha1"
 NFDEPLOYMENT_API = "workload.nephio.org/v1alpha1"
@@ -25,14 +26,8 @@ KPTFILE = "Kptfile"
 PACKAGE_CONTEXT = "kptfile.kpt.dev"
 """Fixed name of the package-context ConfigMap (kpt builtintypes.PkgContextName)."""
 
-_DECIMAL = {"m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _OPENER = re.compile(r"^( *)[^\s#-][^#]*:\s*(#.*)?$")
 """A block mapping key with no value on its line: the next line shows the nesting indent."""
-_QUANTITY = re.compile(
-    r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
-    r"(?:(?P<bin>[KMGTPE]i)|(?P<exp>[eE][+-]?\d+)|(?P<dec>[mkMGTPE]?))$"
-)
 
 
 class PackageError(ValueError):
@@ -45,40 +40,6 @@ class Capacity:
 
     max_uplink: str
     max_downlink: str
-
-
-def parse_quantity(q: str) -> Decimal:
-    """Value of a Kubernetes quantity (``5G``, ``1.5Gi``, ``500m``, ``1e3``, ``1000``)."""
-    m = _QUANTITY.match(str(q).strip())
-    if not m:
-        raise ValueError(f"not a Kubernetes quantity: {q!r}")
-    num = Decimal(m["num"])
-    if m["bin"]:
-        return num * (Decimal(2) ** _BINARY[m["bin"]])
-    if m["exp"]:
-        return num.scaleb(int(m["exp"][1:]))
-    return num.scaleb(_DECIMAL[m["dec"] or ""])
-
-
-def format_quantity(value: Decimal | int, *, binary: bool = False) -> str:
-    """Shortest exact quantity for ``value``: the largest suffix that keeps it an integer.
-
-    ``binary`` picks Ki/Mi/... (memory style) over k/M/G (throughput style); like Kubernetes,
-    values a binary suffix cannot express exactly fall back to decimal notation.
-    """
-    v = Decimal(value)
-    if binary and v == v.to_integral_value() and v != 0:
-        for suffix, power in sorted(_BINARY.items(), key=lambda kv: -kv[1]):
-            scaled = v / (Decimal(2) ** power)
-            if scaled == scaled.to_integral_value():
-                return f"{int(scaled)}{suffix}"
-    if v == 0:
-        return "0"
-    for suffix, exp in sorted(_DECIMAL.items(), key=lambda kv: -kv[1]):
-        scaled = v.scaleb(-exp)
-        if scaled == scaled.to_integral_value():
-            return f"{int(scaled)}{suffix}"
-    return format(v.normalize(), "f")
 
 
 def read_capacity(files: Mapping[str, str]) -> Capacity:

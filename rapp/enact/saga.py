@@ -25,7 +25,8 @@ from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import PRB_UTIL_DL, Decision, Outcome, OutcomeState
 from rapp.enact.a1 import A1Client, A1Error, A1Policy
 from rapp.enact.nephio import GitPackageRepo, PublishError
-from rapp.enact.packages import format_quantity, parse_quantity, read_capacity, set_capacity
+from rapp.enact.packages import read_capacity, set_capacity
+from rapp.quantity import format_quantity, parse_quantity
 from rapp.store import Journal
 
 log = logging.getLogger(__name__)
