@@ -71,17 +71,79 @@ class PmBatch:
         return self.frame["cell"].unique()
 
 
+class Severity(StrEnum):
+    """X.733 / TS 28.532 perceived severity; VES ``NORMAL`` and 3GPP ``CLEARED`` both clear."""
+
+    CRITICAL = "CRITICAL"
+    MAJOR = "MAJOR"
+    MINOR = "MINOR"
+    WARNING = "WARNING"
+    INDETERMINATE = "INDETERMINATE"
+    CLEARED = "CLEARED"
+
+
 @dataclass(frozen=True, slots=True)
 class Alarm:
-    """One FM alarm state change (raised, changed or cleared) for a managed object."""
+    """One FM alarm state change (raised, changed or cleared) for a managed object.
 
+    ``alarm_id`` identifies the alarm across its raise, changes and clear: the 3GPP ``alarmId``
+    when the notification has one, otherwise ``source`` + ``condition`` (+ the alarmed
+    interface), which is how a VES clear names the alarm it clears.
+    """
+
+    alarm_id: str
     source: str
+    """The NF or element that raised it (VES ``sourceName``, 3GPP ``href``/``systemDN``)."""
     object_dn: str
+    """The alarmed object (3GPP ``objectInstance``; VES ``alarmInterfaceA`` or ``sourceName``)."""
     condition: str
-    severity: str
-    raised_at: datetime
-    cleared: bool = False
+    """VES ``alarmCondition`` or 3GPP ``probableCause``."""
+    severity: Severity
+    event_time: datetime
     text: str = ""
+    """VES ``specificProblem`` or 3GPP ``specificProblem``/``additionalText``."""
+    event_type: str = ""
+    """VES ``eventType`` / 3GPP ``alarmType``, e.g. ``O-RAN-RU-Fault``, ``COMMUNICATIONS_ALARM``."""
+
+    @property
+    def cleared(self) -> bool:
+        return self.severity is Severity.CLEARED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alarm_id": self.alarm_id,
+            "source": self.source,
+            "object_dn": self.object_dn,
+            "condition": self.condition,
+            "severity": self.severity.value,
+            "cleared": self.cleared,
+            "event_time": self.event_time.isoformat(),
+            "text": self.text,
+            "event_type": self.event_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FileReady:
+    """A notification that a PM (or other) file is ready to be fetched and decoded."""
+
+    url: str
+    """``https://...``, ``sftp://...`` or a local path / ``file://`` URL."""
+    source: str
+    notified_at: datetime
+    file_format: str = ""
+    """As notified, e.g. ``XML``/``ASN.1``/``JSON`` or a 3GPP ``fileDataType``; often empty."""
+    compression: str = ""
+    """As notified, e.g. ``gzip``; the decoder also sniffs the bytes."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "source": self.source,
+            "notified_at": self.notified_at.isoformat(),
+            "file_format": self.file_format,
+            "compression": self.compression,
+        }
 
 
 @dataclass(frozen=True, slots=True)
