@@ -28,6 +28,10 @@ class KafkaSettings(BaseModel):
 
     bootstrap: str = "127.0.0.1:9092"
     topic: str = "pmreports"
+    """The ranpm PM report topic (O-RAN SC PM pipeline output, or the ICS PmData job's topic)."""
+    topics: list[str] = Field(default_factory=list)
+    """More PM topics, any format (3GPP PM XML, VES perf3gpp): each record's format is sniffed."""
+    max_payload_bytes: int = 256 * 2**20
     dlq_topic: str = "pmreports.dlq"
     group_id: str = "rapp"
     client_id: str = "rapp"
@@ -48,6 +52,52 @@ class KafkaSettings(BaseModel):
         return {"security_protocol": self.security_protocol} | {
             k: v for k, v in extra.items() if v is not None
         }
+
+
+class TelemetrySettings(BaseModel):
+    counter_maps: list[Path] = Field(default_factory=list)
+    """Operator YAML tables mapping vendor counter names to TS 28.552 names, applied after the
+    shipped one (later files win)."""
+
+
+class VesSettings(BaseModel):
+    """The VES REST listener on the rApp's API (POST /eventListener/v7[/eventBatch])."""
+
+    enabled: bool = True
+    username: str | None = None
+    """Basic auth user; no auth when unset (bind the API to a trusted network then)."""
+    password: str | None = None
+    max_bytes: int = 16 * 2**20
+
+
+class WatchSettings(BaseModel):
+    """A directory of PM files (3GPP XML, ranpm JSON, gzip or not) to ingest as they arrive."""
+
+    directory: Path | None = None
+    pattern: str = "*.xml*"
+    poll_interval: float = 2.0
+    done_dir: Path | None = None
+    failed_dir: Path | None = None
+
+
+class IcsSettings(BaseModel):
+    """Register a PmData info-job at the Information Coordination Service at start-up."""
+
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8083"
+    job_id: str = "rapp-pm"
+    owner: str = "rapp"
+    measured_obj_class: str = "NRCellDU"
+    meas_types: list[str] = Field(
+        default_factory=lambda: [
+            "RRU.PrbUsedDl",
+            "RRU.PrbAvailDl",
+            "RRU.PrbUsedUl",
+            "RRU.PrbAvailUl",
+        ]
+    )
+    source_names: list[str] = Field(default_factory=list)
+    timeout_s: float = 10.0
 
 
 class A1Settings(BaseModel):
@@ -145,6 +195,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAPP_", env_nested_delimiter="__", extra="forbid")
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    ves: VesSettings = Field(default_factory=VesSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    ics: IcsSettings = Field(default_factory=IcsSettings)
     a1: A1Settings = Field(default_factory=A1Settings)
     nephio: NephioSettings = Field(default_factory=NephioSettings)
     topology: TopologySettings = Field(default_factory=TopologySettings)

@@ -13,6 +13,11 @@ class LoopMetrics:
         self.records = Counter(
             "rapp_pm_records", "PM records read from Kafka", registry=self.registry
         )
+        self.pm_rows = Counter(
+            "rapp_pm_rows",
+            "PM counter rows taken into cell state, from any source",
+            registry=self.registry,
+        )
         self.dead_letters = Counter(
             "rapp_dead_letters", "Records sent to the dead-letter topic", registry=self.registry
         )

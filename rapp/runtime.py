@@ -22,7 +22,10 @@ import uvicorn
 from aiokafka.errors import KafkaConnectionError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
+from rapp import intake
+from rapp.alarms import AlarmBook
 from rapp.api import create_app
+from rapp.api.ves import ves_router
 from rapp.config import Settings
 from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
@@ -34,7 +37,7 @@ from rapp.planner import Planner, Topology
 from rapp.policy import RegoPolicyEngine
 from rapp.state import CellState
 from rapp.store import Journal
-from rapp.telemetry import KafkaPmSource, SourceBatch, derive_kpis
+from rapp.telemetry import KafkaPmSource, SourceBatch, derive_kpis, load_counter_map
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,7 +78,12 @@ class Runtime:
         self.metrics = LoopMetrics()
         self.state: CellState | None = None
         self.capacity: dict[str, str] = {}
+        self.alarms = AlarmBook()
+        self.counter_map = load_counter_map(*settings.telemetry.counter_maps)
         self._in_flight: dict[str, Decision] = {}
+        self._accepting = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ics_registered = False
         self._checks = {"enactor": False, "nephio_repo": False, "kafka": False}
 
     def readiness(self) -> Mapping[str, bool]:
@@ -97,6 +105,18 @@ class Runtime:
         self._checks["nephio_repo"] = True
         self.planner.recall(await asyncio.to_thread(self.journal.latest_by_target))
         await self._resume()
+        if self.settings.ics.enabled:
+            await _until_up(
+                f"ICS at {self.settings.ics.url}",
+                lambda: intake.register_ics(self.settings),
+                intake.ics_transient,
+            )
+            self._ics_registered = True
+        if self.settings.watch.directory is not None:
+            self.spawn(intake.watch_directory(self), name="watch")
+        await self._consume_kafka()
+
+    async def _consume_kafka(self) -> None:
         k = self.settings.kafka
         source = await _until_up(
             f"Kafka at {k.bootstrap}",
@@ -105,19 +125,37 @@ class Runtime:
         )
         try:
             self._checks["kafka"] = True
-            log.info("consuming %s from %s as group %s", k.topic, k.bootstrap, k.group_id)
+            topics = ", ".join([k.topic, *k.topics])
+            log.info("consuming %s from %s as group %s", topics, k.bootstrap, k.group_id)
             async for batch in source.batches():
                 await self.handle(batch)
         finally:
             self._checks["kafka"] = False
             await source.stop()
 
+    def spawn(self, work: Awaitable[object], *, name: str) -> None:
+        """Run ``work`` beside the loop; its failure is logged, and it ends with the runtime."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed", name)
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _open_source(self) -> KafkaPmSource:
         # A fresh source per attempt: aiokafka clients cannot be restarted once stopped.
         k = self.settings.kafka
         source = KafkaPmSource(
             bootstrap=k.bootstrap,
-            topic=k.topic,
+            topics=[k.topic, *k.topics],
+            decoders=intake.kafka_decoders(self.settings),
+            max_payload_bytes=k.max_payload_bytes,
             group_id=k.group_id,
             dlq_topic=k.dlq_topic,
             client_id=k.client_id,
@@ -129,20 +167,40 @@ class Runtime:
         return source
 
     async def handle(self, source_batch: SourceBatch) -> list[Decision]:
-        """One poll: into state, commit, and decide if a ROP closed and we are caught up."""
-        closed = self.ingest(source_batch.batch)
-        await source_batch.commit()
+        """One Kafka poll: into state, commit, and decide if a ROP closed and we are caught up."""
         self.metrics.records.inc(source_batch.records)
         self.metrics.dead_letters.inc(source_batch.dead_lettered)
-        self.metrics.rops_closed.inc(len(closed))
-        if not (closed and source_batch.caught_up):
-            return []
-        with self.metrics.decide_seconds.time():
-            return await self.decide(closed[-1])
+        return await self.accept(
+            source_batch.batch, live=source_batch.caught_up, then=source_batch.commit
+        )
+
+    async def accept(
+        self,
+        batch: PmBatch,
+        *,
+        live: bool,
+        then: Callable[[], Awaitable[object]] | None = None,
+    ) -> list[Decision]:
+        """Take PM in from any source; decide on the newest ROP it closed if the data is live.
+
+        ``then`` runs once the batch is in state (e.g. a Kafka commit), before deciding. One
+        batch at a time: sources run concurrently, the loop's state is not shared-safe.
+        """
+        async with self._accepting:
+            closed = self.ingest(batch)
+            if then is not None:
+                await then()
+            self.metrics.rops_closed.inc(len(closed))
+            if not (closed and live):
+                return []
+            with self.metrics.decide_seconds.time():
+                return await self.decide(closed[-1])
 
     def ingest(self, batch: PmBatch) -> list[pd.Timestamp]:
         if not len(batch):
             return []
+        batch = self.counter_map.apply(batch)
+        self.metrics.pm_rows.inc(len(batch))
         if self.state is None:
             self.state = CellState(
                 [self.settings.planner.kpi],
@@ -249,9 +307,15 @@ class Runtime:
         log.info("read capacity of %d NF packages", len(capacity))
         return capacity
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Stop side tasks, deregister from ICS, shut DBOS down, close the journal."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._ics_registered:
+            await intake.deregister_ics(self.settings)
         if self._checks["enactor"]:
-            shutdown()
+            await asyncio.to_thread(shutdown)
         self.journal.close()
 
 
@@ -286,7 +350,21 @@ async def _until_up(
 async def serve(settings: Settings) -> None:
     """Run the loop and the API until SIGINT/SIGTERM; shut both down cleanly."""
     runtime = Runtime(settings)
-    app = create_app(runtime.journal, runtime.readiness, runtime.metrics.registry)
+    v = settings.ves
+    app = create_app(
+        runtime.journal,
+        runtime.readiness,
+        runtime.metrics.registry,
+        ves=ves_router(
+            intake.ves_sink(runtime),
+            username=v.username,
+            password=v.password,
+            max_bytes=v.max_bytes,
+        )
+        if v.enabled
+        else None,
+        alarms=runtime.alarms,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
@@ -313,4 +391,4 @@ async def serve(settings: Settings) -> None:
             if task.get_name() != "api":
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        runtime.close()
+        await runtime.aclose()

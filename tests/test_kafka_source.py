@@ -278,3 +278,198 @@ async def test_commit_after_rebalance_returns_false_and_loop_goes_on(
             await batches.aclose()
     for part in range(3):
         assert await _committed(broker, "g5", TopicPartition(topic, part)) is None
+
+
+# --- ranpm headers, several topics, pluggable decoders, Kafka-level compression ---------------
+
+
+def _stub_decoder(cell: str):
+    """A decoder that turns every payload b"ok..." into one row for ``cell``."""
+    from rapp.domain import PmBatch
+    from rapp.telemetry.ranpm import DecodeError
+
+    def decode(payloads):
+        rows, bad = [], []
+        for i, p in enumerate(payloads):
+            if p.startswith(b"ok"):
+                rows.append(
+                    {
+                        "cell": f"{cell}-{p.decode()}",
+                        "period_end": END,
+                        "granularity_s": 900,
+                        "counter": "c",
+                        "value": 1.0,
+                        "suspect": False,
+                    }
+                )
+            else:
+                bad.append((i, DecodeError(f"stub refuses {p[:10]!r}")))
+        frame = pd.DataFrame(rows) if rows else PmBatch.empty().frame
+        return PmBatch(frame), bad
+
+    return decode
+
+
+async def _dlq_records(broker: Broker, topic: str, n: int) -> list:
+    dlq = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
+    await dlq.start()
+    out = []
+    try:
+        async with asyncio.timeout(10):
+            while len(out) < n:
+                for part in (await dlq.getmany(timeout_ms=200)).values():
+                    out += part
+    finally:
+        await dlq.stop()
+    return out
+
+
+async def test_gzip_payloads_with_and_without_the_header(
+    broker: Broker, network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gzip
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="rapp.telemetry.kafka")
+    topic = await _topic(broker.bootstrap, partitions=1)
+    good = rop_reports(network, END)
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        # 1: gzip + header; 2: gzip, no header (the bytes decide); 3: header on a plain payload;
+        # 4: header and magic but a corrupt stream: dead-lettered with the original bytes
+        key0, v0 = good[0]
+        await producer.send_and_wait(
+            topic, gzip.compress(v0), key=key0, headers=[("gzip", b""), ("type-id", b"PmData")]
+        )
+        await producer.send_and_wait(topic, gzip.compress(good[1][1]), key=good[1][0])
+        await producer.send_and_wait(topic, good[2][1], key=good[2][0], headers=[("gzip", b"")])
+        broken = gzip.compress(good[3][1])[:-20]
+        await producer.send_and_wait(topic, broken, key=b"bad", headers=[("gzip", b"")])
+        # 5: headers that lie: says xml and another source; decoded from the data all the same
+        await producer.send_and_wait(
+            topic,
+            good[4][1],
+            key=good[4][0],
+            headers=[("type-id", b"xml-file-data"), ("source-name", b"gnb-that-is-not")],
+        )
+        # 6: a truthful source-name: no debug line
+        await producer.send_and_wait(
+            topic, good[5][1], key=good[5][0], headers=[("source-name", good[5][0])]
+        )
+    finally:
+        await producer.stop()
+
+    async with _source(broker, topic, "g-gzip") as source:
+        batches = await _drain(source, 6)
+    frame = pd.concat([b.batch.frame for b in batches])
+    gnbs = [k.decode() for k, _ in good[:6]]
+    expected = {c for c in network.cell_ids if any(f"={g}," in c for g in gnbs[:3] + gnbs[4:6])}
+    assert set(frame["cell"]) == expected
+    assert sum(b.dead_lettered for b in batches) == 1
+    (dead,) = await _dlq_records(broker, f"{topic}-dlq", 1)
+    assert dead.value == broken
+    assert dict(dead.headers)["rapp-dlq-reason"].startswith(b"bad gzip")
+    debug = [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"]
+    assert any("has a gzip header but is not gzip" in m and "@2" in m for m in debug)
+    assert any("type-id header 'xml-file-data' says xml, the payload is json" in m for m in debug)
+    assert any("source-name header 'gnb-that-is-not' names none of its" in m for m in debug)
+    assert not any(gnbs[5] in m for m in debug)
+
+
+async def test_several_topics_with_a_decoder_per_topic(broker: Broker, network: Network) -> None:
+    ranpm_topic = await _topic(broker.bootstrap, partitions=2)
+    stub_topic = await _topic(broker.bootstrap, partitions=1)
+    good = rop_reports(network, END)
+    await _produce(broker.bootstrap, ranpm_topic, [*good, (b"bad", b"ok-but-not-ranpm")])
+    await _produce(broker.bootstrap, stub_topic, [(b"k", b"ok1"), (b"k", b"ok2"), (b"k", b"no")])
+    source = KafkaPmSource(
+        bootstrap=broker.bootstrap,
+        topic=ranpm_topic,
+        topics=[stub_topic],
+        decoders={stub_topic: _stub_decoder("stub")},
+        group_id="g-multi",
+        dlq_topic=f"{ranpm_topic}-dlq",
+        poll_timeout_ms=100,
+        **FAST_GROUP,
+    )
+    assert source.topics == (ranpm_topic, stub_topic)
+    assert source.topic == ranpm_topic
+    async with source:
+        batches = await _drain(source, len(good) + 4)
+        for sb in batches:
+            assert await sb.commit()
+    frame = pd.concat([b.batch.frame for b in batches])
+    assert set(frame["cell"]) == {*network.cell_ids, "stub-ok1", "stub-ok2"}
+    dead = await _dlq_records(broker, f"{ranpm_topic}-dlq", 2)
+    by_topic = {dict(r.headers)["rapp-source-topic"].decode(): r for r in dead}
+    assert by_topic[stub_topic].value == b"no"
+    assert dict(by_topic[stub_topic].headers)["rapp-dlq-reason"] == b"stub refuses b'no'"
+    assert by_topic[ranpm_topic].value == b"ok-but-not-ranpm"
+    assert dict(by_topic[ranpm_topic].headers)["rapp-dlq-reason"].startswith(b"not JSON")
+
+
+async def test_topic_and_decoder_arguments_are_checked() -> None:
+    common = {"bootstrap": "127.0.0.1:1", "group_id": "g", "dlq_topic": "d"}
+    with pytest.raises(ValueError, match="no topic"):
+        KafkaPmSource(**common)
+    with pytest.raises(ValueError, match="decoders for topics not read"):
+        KafkaPmSource(**common, topic="a", decoders={"b": _stub_decoder("x")})
+    with pytest.raises(ValueError, match="dead-letter topic"):
+        KafkaPmSource(**common, topics=["a", "d"])
+    assert KafkaPmSource(**common, topic="a", topics=["a", "b"]).topics == ("a", "b")
+
+
+async def test_a_decoder_that_crashes_dead_letters_only_the_records_it_crashes_on(
+    broker: Broker,
+) -> None:
+    topic = await _topic(broker.bootstrap, partitions=1)
+    stub = _stub_decoder("c")
+
+    def crashing(payloads):
+        if any(p == b"boom" for p in payloads):
+            raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
+        return stub(payloads)
+
+    await _produce(broker.bootstrap, topic, [(b"k", b"ok1"), (b"k", b"boom"), (b"k", b"ok2")])
+    source = KafkaPmSource(
+        bootstrap=broker.bootstrap,
+        topic=topic,
+        decoder=crashing,
+        group_id="g-crash",
+        dlq_topic=f"{topic}-dlq",
+        poll_timeout_ms=100,
+        **FAST_GROUP,
+    )
+    async with source:
+        batches = await _drain(source, 3)
+    assert set(pd.concat([b.batch.frame for b in batches])["cell"]) == {"c-ok1", "c-ok2"}
+    (dead,) = await _dlq_records(broker, f"{topic}-dlq", 1)
+    assert dead.value == b"boom"
+    assert dict(dead.headers)["rapp-dlq-reason"] == (
+        b"decoder failed: RecursionError: maximum recursion depth exceeded while decoding a JSON"
+        b" array"
+    )
+
+
+@pytest.mark.parametrize("compression", ["gzip", "lz4", "zstd", "snappy"])
+async def test_reads_topics_produced_with_each_compression_type(
+    broker: Broker, network: Network, compression: str
+) -> None:
+    topic = await _topic(broker.bootstrap, partitions=2)
+    good = rop_reports(network, END)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap,
+        acks="all",
+        compression_type=compression,
+        linger_ms=20,  # so that records share (compressed) batches
+    )
+    await producer.start()
+    try:
+        await asyncio.gather(*[await producer.send(topic, v, key=k) for k, v in good])
+    finally:
+        await producer.stop()
+    async with _source(broker, topic, f"g-{compression}") as source:
+        batches = await _drain(source, len(good))
+    assert sum(b.dead_lettered for b in batches) == 0
+    assert set(pd.concat([b.batch.frame for b in batches])["cell"]) == set(network.cell_ids)

@@ -120,3 +120,69 @@ def test_duplicate_counter_last_wins_and_empty() -> None:
     empty = derive_kpis(PmBatch.empty())
     assert empty.empty
     assert PRB_UTIL_DL in empty.columns
+
+
+def test_direct_kpis_hand_computed() -> None:
+    from rapp.telemetry.kpi import (
+        ACTIVE_UE_DL,
+        ACTIVE_UE_UL,
+        ENERGY_KWH,
+        KPIS,
+        RRC_CONN_MAX,
+        RRC_CONN_MEAN,
+        THP_DL,
+        THP_UL,
+    )
+
+    k = derive_kpis(
+        _batch(
+            [
+                ("a", "DRB.UEThpDl", 120_000.5, False),
+                ("a", "DRB.UEThpUl", 8_000.0, False),
+                ("a", "DRB.MeanActiveUeDl", 12.5, False),
+                ("a", "DRB.MeanActiveUeUl", 3.0, False),
+                ("a", "RRC.ConnMean", 40.0, False),
+                ("a", "RRC.ConnMax", 77.0, False),
+                ("a", "PEE.Energy", 0.375, False),  # kWh over the ROP (1.5 kW for 15 min)
+                ("b", "RRU.PrbUsedDl", 68.25, False),
+                ("b", "RRU.PrbAvailDl", 273, False),
+            ]
+        )
+    )
+    assert list(k.columns[: len(KPIS)]) == list(KPIS)
+    assert _kpi(k, "a", THP_DL) == 120_000.5
+    assert _kpi(k, "a", THP_UL) == 8_000.0
+    assert _kpi(k, "a", ACTIVE_UE_DL) == 12.5
+    assert _kpi(k, "a", ACTIVE_UE_UL) == 3.0
+    assert _kpi(k, "a", RRC_CONN_MEAN) == 40.0
+    assert _kpi(k, "a", RRC_CONN_MAX) == 77.0
+    assert _kpi(k, "a", ENERGY_KWH) == 0.375
+    assert _kpi(k, "b") == pytest.approx(25.0)  # 68.25 / 273
+    # b sent none of the direct inputs: NaN, not an error
+    for name in (THP_DL, THP_UL, ACTIVE_UE_DL, ACTIVE_UE_UL, RRC_CONN_MEAN, RRC_CONN_MAX):
+        assert np.isnan(_kpi(k, "b", name))
+    assert np.isnan(_kpi(k, "a", PRB_UTIL_DL))
+
+
+def test_missing_inputs_give_nan_columns() -> None:
+    from rapp.telemetry.kpi import KPIS
+
+    k = derive_kpis(_batch([("a", "Other.Counter", 1.0, False)]))
+    assert all(np.isnan(_kpi(k, "a", name)) for name in KPIS)
+    assert list(derive_kpis(PmBatch.empty()).columns) == [*KPIS, "suspect"]
+
+
+def test_last_non_nan_wins_and_index_sorted() -> None:
+    k = derive_kpis(
+        _batch(
+            [
+                ("b", "RRC.ConnMean", 1.0, False),
+                ("a", "RRC.ConnMean", 5.0, False),
+                ("a", "RRC.ConnMean", np.nan, False),  # a later NaN does not erase 5
+                ("b", "RRC.ConnMean", 2.0, False),
+            ]
+        )
+    )
+    assert k.index.get_level_values("cell").tolist() == ["a", "b"]
+    assert _kpi(k, "a", "rrc_conn_mean") == 5.0
+    assert _kpi(k, "b", "rrc_conn_mean") == 2.0

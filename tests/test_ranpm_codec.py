@@ -311,3 +311,121 @@ def test_distribution_bins_are_plain_numbers(samples: Path) -> None:
     first = frame[frame["cell"] == CELL_997]
     assert first["counter"].tolist() == [f"succImmediateAssignProcs[{i}]" for i in range(3)]
     assert first["value"].tolist() == [1.0, 2.5, 30.0]
+
+
+# --- the fast (msgspec) path and the reference path agree, row for row and error for error ---
+
+
+def _reference(payload: bytes) -> pd.DataFrame | str:
+    from rapp.telemetry.ranpm import _parse
+
+    try:
+        return _parse(payload).to_batch().frame
+    except DecodeError as err:
+        return err.reason
+
+
+def _fast(payload: bytes) -> pd.DataFrame | str:
+    try:
+        return decode_ranpm(payload).frame
+    except DecodeError as err:
+        return err.reason
+
+
+def _same(payload: bytes) -> None:
+    ref, fast = _reference(payload), _fast(payload)
+    if isinstance(ref, str):
+        assert fast == ref
+    else:
+        assert not isinstance(fast, str), fast
+        pd.testing.assert_frame_equal(fast, ref)
+
+
+ODD_FORMS: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    ("ivalue", lambda d: _RESULT(d).update(iValue=7) or _RESULT(d).pop("sValue")),
+    ("rvalue", lambda d: _RESULT(d).update(rValue=0.5) or _RESULT(d).pop("sValue")),
+    ("no value", lambda d: _RESULT(d).pop("sValue")),
+    ("empty", _set(_RESULT, "sValue", "")),
+    ("distribution", _set(_RESULT, "sValue", "1,2,3")),
+    ("plus", _set(_RESULT, "sValue", "+4.5")),
+    ("dot", _set(_RESULT, "sValue", ".5")),
+    ("leading zero", _set(_RESULT, "sValue", "007")),
+    ("exponent", _set(_RESULT, "sValue", "1E5")),
+    ("huge", _set(_RESULT, "sValue", "1e999")),
+    ("suspect bool", _set(_mv, "suspectFlag", True)),
+    ("suspect int", _set(_mv, "suspectFlag", 1)),
+    ("no suspect", _set(_mv, "suspectFlag", _DELETE)),
+    ("null dn", _set(_mdc, "measuredEntityDn", None)),
+    ("granularity float", _set(_mdc, "granularityPeriod", 900.0)),
+    ("granularity bool", _set(_mdc, "granularityPeriod", True)),
+    ("p bool", _set(_RESULT, "p", True)),
+    ("p float", _set(_RESULT, "p", 1.0)),
+    ("unicode svalue", _set(_RESULT, "sValue", "١٢")),
+    ("start string", _set(_HDR, "startEpochMicrosec", "951912000000")),
+    ("extra keys", lambda d: _mv(d).update(extra={"x": [1, 2]})),
+    ("results not list", _set(_mv, "measResults", {"p": 1})),
+    ("result not object", _set(_mv, "measResults", [1])),
+    (
+        "types not strings",
+        lambda d: _mdc(d)["measInfoList"][0]["measTypes"].update(sMeasTypesList=[1]),
+    ),
+]
+
+
+@pytest.mark.parametrize("mutate", [m[1] for m in ODD_FORMS], ids=[m[0] for m in ODD_FORMS])
+def test_fast_path_agrees_with_reference(samples: Path, mutate: Callable) -> None:
+    doc = copy.deepcopy(_doc(samples))
+    mutate(doc)
+    _same(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize(("mutate", "_"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_fast_path_agrees_on_malformed(samples: Path, mutate: Callable, _: str) -> None:
+    doc = copy.deepcopy(_doc(samples))
+    mutate(doc)
+    _same(json.dumps(doc).encode())
+
+
+def test_fast_path_agrees_on_samples_and_reordered_p(samples: Path) -> None:
+    for name in ("ranpm_pm_report.json", "ranpm_pm_report_filtered.json"):
+        _same(_load(samples, name))
+    doc = json.loads(_load(samples, "ranpm_pm_report.json"))
+    results = _mdc(doc)["measInfoList"][0]["measValuesList"][0]["measResults"]
+    results.reverse()  # p = 4, 3, 2, 1
+    del results[1]  # and a gap
+    _same(json.dumps(doc).encode())
+    _same(b"NaN")
+    _same(_load(samples, "ranpm_pm_report.json").replace(b"Gbg-997", b"Gbg-\xd3\x97", 1))
+    _same(_load(samples, "ranpm_pm_report.json").replace(b"Gbg-997", b"Gbg-\\ud800", 1))
+    _same(b'{"event": {"commonEventHeader": {"domain": "perf3gpp"}, "perf3gppFields": 1}}')
+
+
+def test_batch_with_odd_values_matches_record_by_record(samples: Path) -> None:
+    """One odd value makes the bulk conversion decline: every record is then resolved alone."""
+    good = _load(samples, "ranpm_pm_report.json")
+    doc = _doc(samples)
+    _RESULT(doc)["sValue"] = "3,4"
+    dist = json.dumps(doc).encode()
+    _RESULT(doc)["sValue"] = "x"
+    bad = json.dumps(doc).encode()
+    payloads = [good, dist, bad, good, b"", gzip.compress(dist)]
+    batch, failures = decode_batch(payloads)
+    assert [i for i, _ in failures] == [2, 4]
+    expected = pd.concat(
+        [decode_ranpm(p).frame for i, p in enumerate(payloads) if i not in (2, 4)],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(batch.frame, expected)
+
+
+def test_bulk_float_conversion_is_exact() -> None:
+    import random
+
+    from rapp.telemetry.ranpm import _bulk_values, _Rec
+
+    rng = random.Random(7)
+    raw = [repr(rng.uniform(-1e6, 1e6)) for _ in range(2000)]
+    raw += [f"{rng.random():.17g}" for _ in range(2000)] + ["0", "-0", "1e-300", "123456789012"]
+    values = _bulk_values([_Rec([], [], [], [], {}, raw, 0, 900)])
+    assert values is not None
+    assert values.tolist() == [float(v) for v in raw]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, make_asgi_app
 
+from rapp.alarms import AlarmBook
 from rapp.domain import OutcomeState
 from rapp.store import Journal
 
@@ -16,10 +17,16 @@ Readiness = Callable[[], Mapping[str, bool]]
 
 
 def create_app(
-    journal: Journal, readiness: Readiness, metrics: CollectorRegistry | None = None
+    journal: Journal,
+    readiness: Readiness,
+    metrics: CollectorRegistry | None = None,
+    *,
+    ves: APIRouter | None = None,
+    alarms: AlarmBook | None = None,
 ) -> FastAPI:
     """The API over ``journal``; ``readiness`` names each dependency and whether it is up;
-    ``metrics`` is served on ``/metrics`` in the Prometheus text format."""
+    ``metrics`` is served on ``/metrics`` in the Prometheus text format; ``ves`` is the VES
+    event listener's router; ``alarms`` the active FM alarms."""
     app = FastAPI(
         title="rapp",
         summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions over A1 and Nephio",
@@ -27,8 +34,11 @@ def create_app(
     )
     app.state.journal = journal
     app.state.readiness = readiness
+    app.state.alarms = alarms or AlarmBook()
     if metrics is not None:
         app.mount("/metrics", make_asgi_app(registry=metrics))
+    if ves is not None:
+        app.include_router(ves)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -54,6 +64,11 @@ def create_app(
     ) -> list[dict[str, Any]]:
         """Newest first: each decision with its evidence, verdict (reasons) and outcome."""
         return journal.decisions(limit=limit, states=state or (), target=target)
+
+    @app.get("/api/v1/alarms", tags=["alarms"])
+    def list_alarms(request: Request) -> list[dict[str, Any]]:
+        """Active FM alarms (raised, not cleared), newest first."""
+        return [a.to_dict() for a in request.app.state.alarms.active()]
 
     @app.get("/api/v1/decisions/{decision_id}", tags=["decisions"])
     def get_decision(

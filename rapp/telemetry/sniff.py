@@ -1,0 +1,89 @@
+"""Tell a payload's format from its bytes, and decode whatever it is.
+
+Headers lie (converter output often carries an empty domain or a hard-coded type), file names
+lie, so the bytes decide: gzip magic is unwrapped first, ``<`` means 3GPP PM XML, and JSON is
+told apart by its shape: a VES event whose domain is ``perf3gpp`` with ``measDataCollection`` is
+an O-RAN SC ranpm report; any other VES event (or an ``eventList`` batch) goes to the VES codec.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rapp.domain import Alarm, FileReady, PmBatch
+from rapp.telemetry.pmxml import decode_pm_xml
+from rapp.telemetry.ranpm import DecodeError, decode_ranpm
+from rapp.telemetry.ves import decode_ves
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_MAX_UNZIPPED = 2 * 2**30
+
+
+class Format(StrEnum):
+    PM_XML = "pm-xml"
+    RANPM_JSON = "ranpm-json"
+    VES = "ves"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Everything one payload held: PM rows, alarm changes and file-ready notifications."""
+
+    format: Format
+    pm: PmBatch = field(default_factory=PmBatch.empty)
+    alarms: list[Alarm] = field(default_factory=list)
+    files: list[FileReady] = field(default_factory=list)
+
+
+def gunzip(payload: bytes) -> bytes:
+    """The payload itself, or its gzip content; a broken gzip stream is a DecodeError."""
+    if not payload.startswith(_GZIP_MAGIC):
+        return payload
+    try:
+        out = gzip.decompress(payload)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DecodeError(f"gzip payload is corrupt: {exc}") from None
+    if len(out) > _MAX_UNZIPPED:
+        raise DecodeError(f"gzip payload expands past {_MAX_UNZIPPED} bytes")
+    return out
+
+
+def sniff(payload: bytes) -> Format:
+    """The format of ``payload`` (gzip or not), from its content alone."""
+    data = gunzip(payload)
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<") or b"<measCollecFile" in head or b"<measDataFile" in head:
+        return Format.PM_XML
+    if head.startswith(b"{"):
+        return Format.RANPM_JSON if _is_ranpm(data) else Format.VES
+    if b"<?xml" in head:
+        return Format.PM_XML  # text before the declaration, as some vendors write
+    raise DecodeError(f"unknown format: starts with {head[:40]!r}")
+
+
+def decode_any(payload: bytes) -> Decoded:
+    """Decode a payload of any supported format; DecodeError says why one cannot be."""
+    data = gunzip(payload)
+    fmt = sniff(data)
+    if fmt is Format.PM_XML:
+        return Decoded(fmt, pm=decode_pm_xml(data))
+    if fmt is Format.RANPM_JSON:
+        return Decoded(fmt, pm=decode_ranpm(data))
+    ves = decode_ves(data)
+    return Decoded(fmt, pm=ves.pm, alarms=list(ves.alarms), files=list(ves.files))
+
+
+def _is_ranpm(data: bytes) -> bool:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return False  # let the VES codec say what is wrong with it
+    event = doc.get("event") if isinstance(doc, dict) else None
+    if not isinstance(event, dict):
+        return False
+    fields = event.get("perf3gppFields")
+    return isinstance(fields, dict) and "measDataCollection" in fields

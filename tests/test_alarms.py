@@ -1,0 +1,29 @@
+from datetime import UTC, datetime, timedelta
+
+from rapp.alarms import AlarmBook
+from rapp.domain import Alarm, Severity
+
+T0 = datetime(2026, 11, 24, 8, tzinfo=UTC)
+
+
+def alarm(severity: Severity, minutes: int, alarm_id: str = "O-RU-1/28") -> Alarm:
+    return Alarm(alarm_id, "O-RU-1", "O-RU-1", "28", severity, T0 + timedelta(minutes=minutes))
+
+
+def test_raise_then_clear_in_any_order_and_repeated():
+    raised, cleared = alarm(Severity.CRITICAL, 0), alarm(Severity.CLEARED, 5)
+    in_order, reversed_, repeated = AlarmBook(), AlarmBook(), AlarmBook()
+    in_order.apply([raised, cleared])
+    reversed_.apply([cleared, raised])  # the clear overtook the raise
+    repeated.apply([raised, cleared, cleared, raised])
+    assert in_order.active() == reversed_.active() == repeated.active() == []
+
+
+def test_clear_without_raise_and_active_order():
+    book = AlarmBook()
+    assert book.apply([alarm(Severity.CLEARED, 1, "x/1")]) == 1
+    book.apply([alarm(Severity.MAJOR, 2, "y/1"), alarm(Severity.CRITICAL, 3, "z/1")])
+    assert [a.alarm_id for a in book.active()] == ["z/1", "y/1"]
+    book.forget_cleared()
+    assert book.apply([alarm(Severity.MINOR, 0, "x/1")]) == 1  # forgotten: a new raise counts
+    assert len(book.active()) == 3

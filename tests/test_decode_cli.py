@@ -1,0 +1,60 @@
+"""`rapp decode` over every shared sample: format sniffed, one JSON line per record."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rapp.cli import app
+from rapp.telemetry import DecodeError, Format, decode_any, sniff
+
+runner = CliRunner()
+
+
+def run(*files: Path) -> tuple[int, list[dict], str]:
+    result = runner.invoke(app, ["decode", *map(str, files)])
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result.exit_code, lines, result.stderr
+
+
+def test_pm_xml_sample_records(samples: Path):
+    code, lines, err = run(samples / "pm-xml" / "onap_A20181002.0000-1000-0015-1000_5G.xml")
+    assert code == 0, err
+    assert {r["kind"] for r in lines} == {"pm"}
+    cell = next(r for r in lines if r["cell"].endswith("UtranCell=Gbg-997"))
+    assert cell["counters"]["attTCHSeizures"] == 234
+    assert cell["period_end"] == "2000-03-01T12:14:30+00:00"
+    assert "pm-xml:" in err and f"{len(lines)} pm records" in err
+
+
+def test_gzipped_xml_and_ranpm_json_are_sniffed(samples: Path):
+    assert sniff((samples / "pm-xml" / "ranpm_docker-proj_pm.xml.gz").read_bytes()) is Format.PM_XML
+    ranpm = (samples / "pm-json" / "ranpm_pm_report.json").read_bytes()
+    assert sniff(ranpm) is Format.RANPM_JSON
+    assert sniff(gzip.compress(ranpm)) is Format.RANPM_JSON
+    code, lines, _ = run(samples / "pm-json" / "ranpm_pm_report.json")
+    assert code == 0
+    assert lines and all(r["kind"] == "pm" for r in lines)
+
+
+def test_ves_fault_batch_gives_alarm_records(samples: Path):
+    code, lines, err = run(samples / "ves-fault" / "onap_ves7_batch_valid.json")
+    assert code == 0, err
+    assert [r["kind"] for r in lines] == ["alarm", "alarm"]
+    assert all(r["severity"] in {"CRITICAL", "MAJOR", "MINOR", "WARNING", "CLEARED"} for r in lines)
+
+
+def test_a_file_that_cannot_be_decoded_exits_non_zero_with_the_reason(tmp_path: Path, samples):
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<measCollecFile><measData><measInfo>")
+    good = samples / "pm-json" / "ranpm_pm_report.json"
+    code, lines, err = run(good, bad)
+    assert code == 1
+    assert lines  # the good file still printed
+    assert f"{bad}: cannot decode:" in err
+    with pytest.raises(DecodeError, match="unknown format"):
+        decode_any(b"\x00\x01 not telemetry")

@@ -1,0 +1,154 @@
+"""`rapp serve` taking telemetry in through its other doors: the VES listener (alarms, file-ready)
+and a watched directory, with Kafka up but silent. Real processes, real HTTP."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simulators.broker import Broker
+from simulators.nephio import seed_repository
+from tests.conftest import free_port
+
+ROOT = Path(__file__).parents[1]
+pytestmark = pytest.mark.e2e
+
+
+def poll(predicate, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def o_ru_event(samples: Path, name: str, epoch_us: int) -> dict:
+    event = json.loads((samples / "ves-fault" / name).read_text())
+    header = event["event"]["commonEventHeader"]
+    header["startEpochMicrosec"] = header["lastEpochMicrosec"] = epoch_us  # templates in the sample
+    return event
+
+
+def metric(api: str, name: str) -> float:
+    text = httpx.get(f"{api}/metrics/", timeout=5).text
+    line = next(x for x in text.splitlines() if x.startswith(f"{name} "))
+    return float(line.split()[1])
+
+
+def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Path):
+    seed_repository(tmp_path / "repo.git", ["free5gc-upf-site-01"])
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    port = free_port()
+    api = f"http://127.0.0.1:{port}"
+    with Broker(log_file=tmp_path / "broker.log") as broker:
+        env = {
+            **os.environ,
+            "RAPP_KAFKA__BOOTSTRAP": broker.bootstrap,
+            "RAPP_NEPHIO__REMOTE": str(tmp_path / "repo.git"),
+            "RAPP_NEPHIO__WORKDIR": str(tmp_path / "work"),
+            "RAPP_STORE__URL": f"sqlite:///{tmp_path / 'j.sqlite'}",
+            "RAPP_ENACT__SYSTEM_DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite'}",
+            "RAPP_API__PORT": str(port),
+            "RAPP_VES__USERNAME": "sample",
+            "RAPP_VES__PASSWORD": "secret",
+            "RAPP_WATCH__DIRECTORY": str(watched),
+            "RAPP_WATCH__PATTERN": "*.json",
+            "RAPP_WATCH__POLL_INTERVAL": "0.2",
+        }
+        log = (tmp_path / "rapp.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rapp", "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            poll(
+                lambda: (
+                    httpx.get(f"{api}/readyz", timeout=2).status_code == 200 if _up(api) else False
+                )
+            )
+            auth = ("sample", "secret")
+            listener = f"{api}/eventListener/v7"
+
+            raised = o_ru_event(samples, "oran_oru_LinkFailureEvent.json", 1_700_000_000_000_000)
+            assert httpx.post(listener, json=raised, auth=("sample", "wrong")).status_code == 401
+            assert httpx.post(listener, json=raised, auth=auth).status_code == 202
+            [active] = httpx.get(f"{api}/api/v1/alarms").json()
+            assert active["source"] == "ERICSSON-O-RU-11225"
+            assert active["condition"] == "28"
+            assert active["severity"] == "CRITICAL"
+
+            cleared = o_ru_event(samples, "oran_oru_LinkClearedEvent.json", 1_700_000_060_000_000)
+            assert httpx.post(listener, json=cleared, auth=auth).status_code == 202
+            assert httpx.get(f"{api}/api/v1/alarms").json() == []
+
+            bad = copy.deepcopy(raised)
+            bad["event"]["faultFields"]["eventSeverity"] = "SEVERE"
+            refused = httpx.post(listener, json=bad, auth=auth)
+            assert refused.status_code == 400
+            assert "eventSeverity" in json.dumps(refused.json())
+
+            xml = samples / "pm-xml" / "onap_A20181002.0000-1000-0015-1000_5G.xml"
+            ready = {
+                "event": {
+                    "commonEventHeader": {
+                        **raised["event"]["commonEventHeader"],
+                        "domain": "notification",
+                        "eventName": "Notification_gnb-Nokia_FileReady",
+                    },
+                    "notificationFields": {
+                        "notificationFieldsVersion": "2.0",
+                        "changeIdentifier": "PM_MEAS_FILES",
+                        "changeType": "FileReady",
+                        "arrayOfNamedHashMap": [
+                            {
+                                "name": xml.name,
+                                "hashMap": {
+                                    "location": str(xml),
+                                    "compression": "",
+                                    "fileFormatType": "org.3GPP.32.435#measCollec",
+                                    "fileFormatVersion": "V10",
+                                },
+                            }
+                        ],
+                    },
+                }
+            }
+            assert httpx.post(listener, json=ready, auth=auth).status_code == 202
+            poll(lambda: metric(api, "rapp_cells"))
+            assert metric(api, "rapp_cells") >= 3  # the sample file's cells are in state
+            rows = metric(api, "rapp_pm_rows_total")
+
+            shutil.copy(samples / "pm-json" / "ranpm_pm_report.json", watched / "rop1.json")
+            poll(lambda: (watched / "done" / "rop1.json").exists())
+            assert metric(api, "rapp_pm_rows_total") > rows
+            (watched / "junk.json").write_text('{"event": 1}')
+            poll(lambda: (watched / "failed" / "junk.json").exists())
+            reason = (watched / "failed" / "junk.json.reason.txt").read_text()
+            assert reason.strip()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+
+
+def _up(api: str) -> bool:
+    try:
+        httpx.get(f"{api}/healthz", timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
