@@ -28,7 +28,8 @@ def test_pm_xml_sample_records(samples: Path):
     cell = next(r for r in lines if r["cell"].endswith("UtranCell=Gbg-997"))
     assert cell["counters"]["attTCHSeizures"] == 234
     assert cell["period_end"] == "2000-03-01T12:14:30+00:00"
-    assert "pm-xml:" in err and f"{len(lines)} pm records" in err
+    assert "pm-xml:" in err
+    assert f"{len(lines)} pm records" in err
 
 
 def test_gzipped_xml_and_ranpm_json_are_sniffed(samples: Path):
@@ -38,7 +39,8 @@ def test_gzipped_xml_and_ranpm_json_are_sniffed(samples: Path):
     assert sniff(gzip.compress(ranpm)) is Format.RANPM_JSON
     code, lines, _ = run(samples / "pm-json" / "ranpm_pm_report.json")
     assert code == 0
-    assert lines and all(r["kind"] == "pm" for r in lines)
+    assert lines
+    assert all(r["kind"] == "pm" for r in lines)
 
 
 def test_ves_fault_batch_gives_alarm_records(samples: Path):
