@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 
 from rapp.state import CellState  # noqa: E402
 from rapp.telemetry import KafkaPmSource, derive_kpis  # noqa: E402
-from rapp.telemetry import kafka as kafka_module  # noqa: E402
 from rapp.telemetry.kpi import KPIS  # noqa: E402
 from rapp.telemetry.pool import DecodePool  # noqa: E402
 from rapp.telemetry.ranpm import decode_batch  # noqa: E402
@@ -241,7 +240,9 @@ async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]
         await producer.stop()
 
 
-async def _consume(bootstrap: str, topic: str, group: str, cells: int) -> dict[str, float]:
+async def _consume(
+    bootstrap: str, topic: str, group: str, cells: int, decoder: Callable[..., Any]
+) -> dict[str, float]:
     source = KafkaPmSource(
         bootstrap=bootstrap,
         topic=topic,
@@ -250,6 +251,7 @@ async def _consume(bootstrap: str, topic: str, group: str, cells: int) -> dict[s
         session_timeout_ms=6_000,
         heartbeat_interval_ms=1_000,
         max_records=5_000,
+        decoder=decoder,
     )
     state = CellState(KPIS, granularity_s=GRAN, retention=4, initial_cells=cells)
     first: list[float] = []
@@ -265,7 +267,7 @@ async def _consume(bootstrap: str, topic: str, group: str, cells: int) -> dict[s
 
         source._consumer.getmany = timed  # type: ignore[method-assign]
         stored = 0
-        decode_s = kpi_s = ingest_s = 0.0
+        kpi_s = ingest_s = 0.0
         async for sb in source.batches():
             polls += 1
             t = time.perf_counter()
@@ -285,7 +287,6 @@ async def _consume(bootstrap: str, topic: str, group: str, cells: int) -> dict[s
         "polls": polls,
         "kpis": kpi_s,
         "ingest": ingest_s,
-        "decode": decode_s,
     }
 
 
@@ -303,11 +304,7 @@ def bench_kafka(cells: int, n_counters: int, pool: DecodePool) -> None:
         asyncio.run(_produce(broker.bootstrap, "pm", records))
         print(f"  produced in {time.perf_counter() - t:.1f} s (not counted)")
         for label, decoder in (("in-process decode", decode_batch), ("DecodePool", pool.decode)):
-            kafka_module.decode_batch = decoder  # the source's decode step, swapped for the run
-            try:
-                r = asyncio.run(_consume(broker.bootstrap, "pm", f"bench-{label}", cells))
-            finally:
-                kafka_module.decode_batch = decode_batch
+            r = asyncio.run(_consume(broker.bootstrap, "pm", f"bench-{label}", cells, decoder))
             print(
                 f"  {label:<20} first record -> all {cells:,} cells in state: "
                 f"{r['total']:.2f} s over {r['polls']:.0f} polls "

@@ -16,7 +16,7 @@ from rapp.config import Settings
 from rapp.domain import FileReady, PmBatch
 from rapp.ric import IcsClient, IcsError, pm_job
 from rapp.telemetry import DecodeError, DirectorySource, VesBatch, decode_any, fetch_file
-from rapp.telemetry.ranpm import decode_batch
+from rapp.telemetry.pool import DecodePool
 
 if TYPE_CHECKING:
     from rapp.runtime import Runtime
@@ -35,9 +35,10 @@ def decode_sniffed(payloads: Sequence[bytes]) -> tuple[PmBatch, list[tuple[int, 
     return PmBatch.concat(batches), failures
 
 
-def kafka_decoders(settings: Settings) -> dict[str, Callable[..., object]]:
-    """The fast ranpm decoder for the main topic, sniffing for the others."""
-    return {settings.kafka.topic: decode_batch} | {t: decode_sniffed for t in settings.kafka.topics}
+def kafka_decoders(settings: Settings, pool: DecodePool) -> dict[str, Callable[..., object]]:
+    """The ranpm decoder for the main topic (on both cores when a poll is large: a backlog),
+    format sniffing for the others."""
+    return {settings.kafka.topic: pool.decode} | {t: decode_sniffed for t in settings.kafka.topics}
 
 
 def ves_sink(runtime: Runtime) -> Callable[[VesBatch], Awaitable[None]]:

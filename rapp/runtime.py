@@ -37,7 +37,13 @@ from rapp.planner import Planner, Topology
 from rapp.policy import RegoPolicyEngine
 from rapp.state import CellState
 from rapp.store import Journal
-from rapp.telemetry import KafkaPmSource, SourceBatch, derive_kpis, load_counter_map
+from rapp.telemetry import (
+    DecodePool,
+    KafkaPmSource,
+    SourceBatch,
+    derive_kpis,
+    load_counter_map,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,6 +85,7 @@ class Runtime:
         self.state: CellState | None = None
         self.capacity: dict[str, str] = {}
         self.alarms = AlarmBook()
+        self.decode_pool = DecodePool()
         self.counter_map = load_counter_map(*settings.telemetry.counter_maps)
         self._in_flight: dict[str, Decision] = {}
         self._accepting = asyncio.Lock()
@@ -154,7 +161,7 @@ class Runtime:
         source = KafkaPmSource(
             bootstrap=k.bootstrap,
             topics=[k.topic, *k.topics],
-            decoders=intake.kafka_decoders(self.settings),
+            decoders=intake.kafka_decoders(self.settings, self.decode_pool),
             max_payload_bytes=k.max_payload_bytes,
             group_id=k.group_id,
             dlq_topic=k.dlq_topic,
@@ -314,6 +321,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._ics_registered:
             await intake.deregister_ics(self.settings)
+        await asyncio.to_thread(self.decode_pool.close)
         if self._checks["enactor"]:
             await asyncio.to_thread(shutdown)
         self.journal.close()

@@ -213,13 +213,6 @@ DEEP = [
 ]
 
 
-@pytest.mark.xfail(
-    raises=RecursionError,
-    strict=True,
-    reason="ranpm._parse lets json's RecursionError through; it must raise DecodeError (lead: "
-    "add `except RecursionError: raise DecodeError('not JSON: nested too deeply') from None` "
-    "after json.loads in rapp/telemetry/ranpm.py, then drop this mark)",
-)
 @pytest.mark.parametrize("payload", DEEP, ids=["array", "object", "inside-report"])
 def test_deeply_nested_codec(payload: bytes) -> None:
     _decodes_or_decode_error(payload)

@@ -56,7 +56,7 @@ import pandas as pd
 from lxml import etree
 
 from rapp.domain import PmBatch
-from rapp.telemetry.ranpm import _NUMBER, DecodeError, _joiner
+from rapp.telemetry.ranpm import NUMBER, DecodeError, join_dn
 
 __all__ = ["decode_pm_xml", "iter_pm_xml"]
 
@@ -392,7 +392,7 @@ def _read_info(
     dn = me_dn or header_dn
     join = joiners.get(dn)
     if join is None:
-        join = joiners[dn] = _joiner(dn)
+        join = joiners[dn] = join_dn(dn)
     return _Info(
         end_us=_end_us(end, where),
         gran_s=_seconds(duration, where),
@@ -588,7 +588,7 @@ def _slow_value(
             n += 1
             continue
         parts = [x.strip() for x in t.split(",")]
-        if not all(x in _NIL or _NUMBER.fullmatch(x) for x in parts):
+        if not all(x in _NIL or NUMBER.fullmatch(x) for x in parts):
             _check_placeholder(t, f"value of {counter}", el)
             raise DecodeError(f"non-numeric value {t!r} for {counter}{_where(el)}")
         bins = [math.nan if x in _NIL else float(x) for x in parts]

@@ -35,7 +35,7 @@ def _ready() -> int:
 class DecodePool:
     """``decode(payloads) -> (PmBatch, failures)``, like ``ranpm.decode_batch``.
 
-    ``workers``: processes (default: the machine's cores). The caller decodes one chunk itself
+    ``workers``: processes (default: cores - 1, at least 1). The caller decodes one chunk itself
     while the workers do the others, so with two cores one worker already uses both.
     ``min_parallel_bytes``: a list with fewer payload bytes than this is decoded in-process
     (starting chunks in other processes costs more than it saves on a small poll).

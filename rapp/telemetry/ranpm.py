@@ -65,7 +65,7 @@ _US_MAX = 4_102_444_800_000_000  # 2100-01-01T00:00:00Z
 _TOLERANCE_US = 1_000_000
 _SCALES = (1, 1_000, 1_000_000)  # to microseconds from: micro-, milli-, plain seconds
 # a plain decimal or scientific number; ASCII so that float()'s Unicode digits are refused too
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _RDN_SPLIT = re.compile(r"(?<!\\),")  # RDN separator: a comma not escaped by a backslash
 
 
@@ -365,7 +365,7 @@ def _fast(payload: Any, table: _Table) -> _Rec:
             raise _Fallback from None
     try:
         doc = _DECODER.decode(data)
-    except (msgspec.MsgspecError, ValueError):  # ValueError: e.g. bad UTF-8 inside a string
+    except (msgspec.MsgspecError, ValueError, RecursionError):  # ValueError: e.g. bad UTF-8
         raise _Fallback from None
     event = doc.event
     header = event.commonEventHeader
@@ -408,7 +408,7 @@ def _fast(payload: Any, table: _Table) -> _Rec:
                 explicit[len(offs)] = [off + p - 1 for p in ps]
                 offs.append(-1)
             # the common case without parsing the DN: the id's first attribute type does not
-            # occur in the DN at all, so it cannot overlap (else _joiner decides)
+            # occur in the DN at all, so it cannot overlap (else join_dn decides)
             head = inst.partition(",")[0].partition("=")[0].strip()
             if head and head not in dn and "\\" not in inst:
                 cells.append(prefix + inst)
@@ -425,7 +425,7 @@ def _cached_joiner(dn: str) -> Callable[[str], str]:
     if join is None:
         if len(_JOINERS) >= _JOINERS_MAX:
             _JOINERS.clear()
-        join = _JOINERS[dn] = _joiner(dn)
+        join = _JOINERS[dn] = join_dn(dn)
     return join
 
 
@@ -440,7 +440,7 @@ def _bulk_values(recs: list[_Rec]) -> np.ndarray | None:
         return None
     # only the characters of plain numbers and the separators (no spaces, underscores, letters
     # but e/E). Then, when the whole is a JSON array of exactly one number per value, every
-    # value is a JSON number, a subset of _NUMBER (an empty value or a distribution cannot
+    # value is a JSON number, a subset of NUMBER (an empty value or a distribution cannot
     # give the same count: "" makes ",," and "1,2" makes two numbers)
     if not text.isascii():
         return None
@@ -457,7 +457,7 @@ def _bulk_values(recs: list[_Rec]) -> np.ndarray | None:
     if values is None:
         # still only number characters, but not all JSON numbers ("+1", ".5", "7.") or an
         # empty value / a distribution among them: with these characters float() accepts
-        # exactly the strings _NUMBER matches, and raises for "", "1,2", "1.2.3"
+        # exactly the strings NUMBER matches, and raises for "", "1,2", "1.2.3"
         try:
             values = np.fromiter(map(float, raw), dtype=np.float64, count=len(raw))
         except ValueError:
@@ -581,6 +581,8 @@ def _parse(payload: bytes) -> _Columns:
         raise DecodeError(f"not UTF-8: {err.reason} at byte {err.start}") from None
     except json.JSONDecodeError as err:
         raise DecodeError(f"not JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+    except RecursionError:
+        raise DecodeError("not JSON a PM report can be: nested too deeply") from None
 
     event = _obj(doc, "event", "record")
     header = _obj(event, "commonEventHeader", "event")
@@ -598,7 +600,7 @@ def _parse(payload: bytes) -> _Columns:
     dn = mdc.get("measuredEntityDn", "")
     if not isinstance(dn, str):
         raise DecodeError(f"measuredEntityDn is {type(dn).__name__}, expected a string")
-    join = _joiner(dn)
+    join = join_dn(dn)
 
     infos = mdc.get("measInfoList")
     if not isinstance(infos, list):
@@ -674,7 +676,7 @@ def _rdn_key(rdn: str) -> tuple[str, str] | None:
     return (kind.strip(), value.strip()) if eq else None
 
 
-def _joiner(dn: str) -> Callable[[str], str]:
+def join_dn(dn: str) -> Callable[[str], str]:
     """``inst -> cell``: ``dn`` prefixed to ``inst``, overlap-merged on ``inst``'s first RDN."""
     if not dn:
         return lambda inst: inst
@@ -743,7 +745,7 @@ def _end_us(start: Any, last: Any, gran: int) -> int:
 def _floats(raw: list[Any]) -> list[float]:
     """Fast path: every value one finite plain number. Falls back (returns []) on the first odd
     one (empty, a distribution, or an error), which ``_expand`` then handles or reports."""
-    match = _NUMBER.fullmatch
+    match = NUMBER.fullmatch
     out: list[float] = []
     for v in raw:
         kind = type(v)
@@ -795,7 +797,7 @@ def _parse_value(v: Any, cell: str, counter: str) -> list[float]:
     if not v:
         return [math.nan]
     texts = v.split(",")
-    if not all(_NUMBER.fullmatch(t) for t in texts):
+    if not all(NUMBER.fullmatch(t) for t in texts):
         raise DecodeError(f"non-numeric sValue {v!r} for {counter} of {cell}")
     parts = [float(t) for t in texts]
     if any(math.isinf(x) for x in parts):
