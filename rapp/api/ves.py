@@ -29,6 +29,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -109,7 +110,7 @@ def ves_router(
         except SchemaError as err:
             return _bad(f"JSON does not conform to schema: {err.reason}", err.path)
         try:
-            batch = decode_ves(doc)
+            batch = decode_ves(doc, received_at=datetime.now(UTC))
         except DecodeError as err:
             return _bad(err.reason)
         try:

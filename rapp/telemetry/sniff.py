@@ -12,6 +12,7 @@ import gzip
 import json
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from rapp.domain import Alarm, FileReady, PmBatch
@@ -65,15 +66,17 @@ def sniff(payload: bytes) -> Format:
     raise DecodeError(f"unknown format: starts with {head[:40]!r}")
 
 
-def decode_any(payload: bytes) -> Decoded:
-    """Decode a payload of any supported format; DecodeError says why one cannot be."""
+def decode_any(payload: bytes, *, received_at: datetime | None = None) -> Decoded:
+    """Decode a payload of any supported format; DecodeError says why one cannot be.
+
+    ``received_at`` (default: now) stands in for a fault event's time when its own is junk."""
     data = gunzip(payload)
     fmt = sniff(data)
     if fmt is Format.PM_XML:
         return Decoded(fmt, pm=decode_pm_xml(data))
     if fmt is Format.RANPM_JSON:
         return Decoded(fmt, pm=decode_ranpm(data))
-    ves = decode_ves(data)
+    ves = decode_ves(data, received_at=received_at or datetime.now(UTC))
     return Decoded(fmt, pm=ves.pm, alarms=list(ves.alarms), files=list(ves.files))
 
 

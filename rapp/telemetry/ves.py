@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 import re
 import urllib.parse
@@ -100,6 +101,8 @@ _ALARM_NOTIFICATIONS = {
     "notifyClearedAlarm",
 }
 _MAX_REASON = 300
+
+log = logging.getLogger(__name__)
 
 
 class SchemaError(DecodeError):
@@ -164,9 +167,13 @@ def validate_ves(payload: Mapping) -> None:
 # decoding
 
 
-def decode_ves(payload: bytes | Mapping) -> VesBatch:
+def decode_ves(payload: bytes | Mapping, *, received_at: datetime | None = None) -> VesBatch:
     """Decode one VES event (``{"event": ...}``, or a bare event with ``commonEventHeader``) or
-    a batch (``{"eventList": [...]}``); bytes may be gzip. ``DecodeError`` on anything else."""
+    a batch (``{"eventList": [...]}``); bytes may be gzip. ``DecodeError`` on anything else.
+
+    ``received_at``: when the payload arrived. A fault event whose own times are unusable
+    (templates, junk) then takes this time instead of failing, with a warning: an alarm with an
+    approximate time is worth more than a dead letter. Without it such an event is an error."""
     doc = _load(payload) if isinstance(payload, bytes | bytearray | memoryview) else payload
     if not isinstance(doc, Mapping):
         raise DecodeError(f"payload is {type(doc).__name__}, expected a JSON object")
@@ -189,7 +196,7 @@ def decode_ves(payload: bytes | Mapping) -> VesBatch:
     files: list[FileReady] = []
     for event, at in zip(events, where, strict=True):
         try:
-            _decode_event(event, pms, alarms, files)
+            _decode_event(event, pms, alarms, files, received_at)
         except DecodeError as err:
             raise DecodeError(f"{at}: {err.reason}") from None
     return VesBatch(PmBatch.concat(pms), alarms, files)
@@ -215,14 +222,18 @@ def _load(data: bytes | bytearray | memoryview) -> Any:
 
 
 def _decode_event(
-    event: Any, pms: list[PmBatch], alarms: list[Alarm], files: list[FileReady]
+    event: Any,
+    pms: list[PmBatch],
+    alarms: list[Alarm],
+    files: list[FileReady],
+    received_at: datetime | None = None,
 ) -> None:
     if not isinstance(event, Mapping):
         raise DecodeError(f"event is {type(event).__name__}, expected an object")
     header = _obj(event, "commonEventHeader", "event")
     domain = header.get("domain")
     if domain == "fault":
-        alarms.append(_fault(header, _obj(event, "faultFields", "event")))
+        alarms.append(_fault(header, _obj(event, "faultFields", "event"), received_at))
     elif domain == "perf3gpp":
         pms.append(decode_ranpm(json.dumps({"event": event}).encode()))
     elif domain == "notification":
@@ -239,7 +250,7 @@ def _decode_event(
 # ---- fault
 
 
-def _fault(header: Mapping, fields: Mapping) -> Alarm:
+def _fault(header: Mapping, fields: Mapping, received_at: datetime | None) -> Alarm:
     source = _str(header, "sourceName", "commonEventHeader")
     condition = _str(fields, "alarmCondition", "faultFields")
     severity_text = fields.get("eventSeverity")
@@ -259,13 +270,13 @@ def _fault(header: Mapping, fields: Mapping) -> Alarm:
         object_dn=interface or source,
         condition=condition,
         severity=severity,
-        event_time=_fault_time(header, fields),
+        event_time=_fault_time(header, fields, received_at),
         text=_opt_str(fields, "specificProblem", "faultFields"),
         event_type=_opt_str(header, "eventType", "commonEventHeader"),
     )
 
 
-def _fault_time(header: Mapping, fields: Mapping) -> datetime:
+def _fault_time(header: Mapping, fields: Mapping, received_at: datetime | None) -> datetime:
     last = header.get("lastEpochMicrosec")
     when = _epoch_us(last)
     if when is not None:
@@ -275,6 +286,15 @@ def _fault_time(header: Mapping, fields: Mapping) -> datetime:
     parsed = _iso(event_time)
     if parsed is not None:
         return parsed
+    if received_at is not None:
+        log.warning(
+            "fault from %s has no usable time (lastEpochMicrosec %s, eventTime %s): using the "
+            "time it was received",
+            header.get("sourceName"),
+            _short(last),
+            _short(event_time),
+        )
+        return received_at
     raise DecodeError(
         f"no event time: commonEventHeader.lastEpochMicrosec is {_short(last)} (not microseconds "
         f"between 1990 and 2100) and faultFields.alarmAdditionalInformation.eventTime is "
