@@ -9,28 +9,18 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from simulators.broker import Broker
+from simulators.ics import create_app as ics_app
 from simulators.nephio import seed_repository
-from tests.conftest import free_port
+from tests.conftest import free_port, poll, serve
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.e2e
-
-
-def poll(predicate, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
 
 
 def o_ru_event(samples: Path, name: str, epoch_us: int) -> dict:
@@ -52,7 +42,7 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
     watched.mkdir()
     port = free_port()
     api = f"http://127.0.0.1:{port}"
-    with Broker(log_file=tmp_path / "broker.log") as broker:
+    with Broker(log_file=tmp_path / "broker.log") as broker, serve(ics_app()) as ics:
         env = {
             **os.environ,
             "RAPP_KAFKA__BOOTSTRAP": broker.bootstrap,
@@ -66,6 +56,8 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             "RAPP_WATCH__DIRECTORY": str(watched),
             "RAPP_WATCH__PATTERN": "*.json",
             "RAPP_WATCH__POLL_INTERVAL": "0.2",
+            "RAPP_ICS__ENABLED": "true",
+            "RAPP_ICS__URL": ics,
         }
         log = (tmp_path / "rapp.log").open("wb")
         proc = subprocess.Popen(
@@ -81,6 +73,8 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
                     httpx.get(f"{api}/readyz", timeout=2).status_code == 200 if _up(api) else False
                 )
             )
+            job = httpx.get(f"{ics}/data-consumer/v1/info-jobs/rapp-pm").json()
+            assert job["job_definition"]["deliveryInfo"]["topic"] == "pmreports"
             auth = ("sample", "secret")
             listener = f"{api}/eventListener/v7"
 
@@ -144,6 +138,8 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             proc.terminate()
             proc.wait(timeout=30)
             log.close()
+        # A clean shutdown takes the info-job back.
+        assert httpx.get(f"{ics}/data-consumer/v1/info-jobs/rapp-pm").status_code == 404
 
 
 def _up(api: str) -> bool:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from simulators.broker import Broker
 from simulators.nephio import seed_repository
-from tests.conftest import free_port
+from tests.conftest import free_port, poll
 
 ROOT = Path(__file__).parents[1]
 
@@ -35,16 +34,6 @@ def readiness(api_port: int) -> tuple[int, dict] | None:
     except httpx.HTTPError:
         return None
     return r.status_code, r.json()["checks"]
-
-
-def poll(predicate, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
 
 
 def test_waits_for_kafka_and_becomes_ready_when_it_appears(tmp_path: Path):

@@ -23,7 +23,6 @@ REPO_CONTEXT_VARS = frozenset(
 )  # fmt: skip
 """Variables a calling git (a hook, a test harness) exports that would redirect ours."""
 
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s'\"]*@")
 _HTTP_STATUS = re.compile(r"(?:returned error:|\bHTTP)\s*(\d{3})\b", re.IGNORECASE)
 _PERMANENT = (
     "does not appear to be a git repository",
@@ -58,14 +57,6 @@ _TRANSIENT = (
     "broken pipe",
     "ssl_error_syscall",
 )
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its userinfo: ``https://user:token@host/r.git`` -> ``https://***@host/r.git``.
-
-    Works on any text (git's stderr quotes the URL), and leaves scp-like ``git@host:r`` alone.
-    """
-    return _USERINFO.sub(r"\g<scheme>***@", url)
 
 
 def is_transient(stderr: str) -> bool:

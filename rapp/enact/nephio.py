@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from rapp.enact._git import git_env, is_transient, redact_url, run
+from rapp.enact._git import git_env, is_transient, run
 from rapp.enact.packages import KPTFILE, PackageError
+from rapp.redact import redact_url
 
 __all__ = ["GitPackageRepo", "PackageRevision", "PublishError", "redact_url"]
 

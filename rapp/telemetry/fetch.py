@@ -16,23 +16,12 @@ from pathlib import Path
 import httpx
 
 from rapp.domain import FileReady
+from rapp.redact import redact_url
 from rapp.telemetry.ranpm import DecodeError
 
 __all__ = ["fetch_file", "redact_url"]
 
 _CHUNK = 1 << 20
-
-
-def redact_url(url: str) -> str:
-    """``https://user:pw@host/x`` -> ``https://***@host/x``; anything else unchanged."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 async def fetch_file(

@@ -30,24 +30,45 @@ are informational and never change how a record is decoded; when DEBUG logging i
 A decoder that raises anything but ``DecodeError`` (a bug, a ``RecursionError`` on deeply nested
 JSON) does not end the loop: the poll is decoded again record by record and the records that
 make the decoder raise are dead-lettered with the exception as their reason.
+
+This module is the consumer loop; the payload handling (gzip, headers, ``safe_decode``) is in
+``_payloads`` and the dead-letter producer with its retries in ``_dead_letters``.
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 
 from rapp.domain import PmBatch
+from rapp.telemetry._dead_letters import (
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_TOPIC,
+    DeadLetterError,
+    dead_letter,
+    dead_letter_producer,
+)
+from rapp.telemetry._payloads import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    HEADER_GZIP,
+    HEADER_SOURCE_NAME,
+    HEADER_TYPE_ID,
+    Decoder,
+    check_headers,
+    record_payload,
+    safe_decode,
+    unwrap_gzip,
+)
 from rapp.telemetry.ranpm import DecodeError, decode_batch
 
 __all__ = [
@@ -66,110 +87,7 @@ __all__ = [
     "unwrap_gzip",
 ]
 
-Decoder: TypeAlias = Callable[[Sequence[bytes]], tuple[PmBatch, list[tuple[int, DecodeError]]]]
-"""Many payloads in, one batch out; a bad payload is reported by its index, never raised."""
-
 log = logging.getLogger(__name__)
-
-DLQ_REASON = "rapp-dlq-reason"
-DLQ_TOPIC = "rapp-source-topic"
-DLQ_PARTITION = "rapp-source-partition"
-DLQ_OFFSET = "rapp-source-offset"
-HEADER_GZIP = "gzip"
-HEADER_TYPE_ID = "type-id"
-HEADER_SOURCE_NAME = "source-name"
-_DLQ_MAX_BACKOFF_S = 5.0
-_GZIP_MAGIC = b"\x1f\x8b"
-DEFAULT_MAX_PAYLOAD_BYTES = 256 * 2**20
-
-
-def unwrap_gzip(data: bytes, limit: int = DEFAULT_MAX_PAYLOAD_BYTES) -> bytes:
-    """``data`` itself, or its gzip content (all members) when it starts with the gzip magic.
-
-    Never expands past ``limit`` bytes (a gzip bomb is a ``DecodeError``, not an OOM kill).
-    """
-    if not data.startswith(_GZIP_MAGIC):
-        return data
-    out: list[bytes] = []
-    size = 0
-    rest = data
-    try:
-        while rest.startswith(_GZIP_MAGIC):
-            inflater = zlib.decompressobj(wbits=31)
-            chunk = inflater.decompress(rest, limit - size + 1)
-            size += len(chunk)
-            out.append(chunk)
-            if size > limit or inflater.unconsumed_tail:
-                raise DecodeError(f"gzip payload expands past {limit} bytes")
-            if not inflater.eof:
-                raise DecodeError("bad gzip: truncated stream")
-            rest = inflater.unused_data
-    except zlib.error as err:
-        raise DecodeError(f"bad gzip: {err}") from None
-    if rest.strip(b"\x00"):
-        raise DecodeError(f"bad gzip: {len(rest)} bytes of trailing garbage")
-    return b"".join(out)
-
-
-def safe_decode(
-    decoder: Decoder, payloads: Sequence[bytes]
-) -> tuple[PmBatch, list[tuple[int, DecodeError]]]:
-    """``decoder(payloads)``, but an exception other than ``DecodeError`` (or a malformed
-    result) never escapes: the payloads are decoded again one by one, and each one that makes
-    the decoder raise is reported as a failure whose reason names the exception."""
-    try:
-        batch, failures = decoder(payloads)
-        if all(0 <= i < len(payloads) for i, _ in failures) and isinstance(batch, PmBatch):
-            return batch, failures
-        log.error("decoder %r returned an impossible result; decoding one by one", decoder)
-    except Exception as err:
-        log.warning(
-            "decoder %r raised %s on a poll of %d records; decoding them one by one",
-            decoder,
-            type(err).__name__,
-            len(payloads),
-        )
-    batches: list[PmBatch] = []
-    failures = []
-    for i, payload in enumerate(payloads):
-        try:
-            one, bad = decoder([payload])
-        except DecodeError as err:
-            failures.append((i, err))
-            continue
-        except Exception as err:
-            failures.append((i, DecodeError(f"decoder failed: {_exc_text(err)}")))
-            continue
-        if bad:
-            failures.append((i, bad[0][1]))
-        else:
-            batches.append(one)
-    return PmBatch.concat(batches), failures
-
-
-def _exc_text(err: BaseException) -> str:
-    text = str(err).splitlines()[0][:200] if str(err) else ""
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-class DeadLetterError(RuntimeError):
-    """A bad record could not be put on the dead-letter topic, even after retries.
-
-    Its batch was not yielded and not committed; the record is read again after a restart.
-    """
-
-    def __init__(
-        self, topic: str, partition: int, offset: int, reason: str, cause: BaseException
-    ) -> None:
-        self.topic, self.partition, self.offset = topic, partition, offset
-        self.reason = reason
-        """Why the record was dead-lettered (its decode error)."""
-        self.cause = cause
-        """The last produce error."""
-        super().__init__(
-            f"could not dead-letter {topic}[{partition}]@{offset} ({reason}): "
-            f"{type(cause).__name__}: {cause}"
-        )
 
 
 @dataclass(frozen=True)
@@ -253,13 +171,8 @@ class KafkaPmSource:
             heartbeat_interval_ms=heartbeat_interval_ms,
             **security,
         )
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=f"{client_id}-dlq",
-            acks="all",
-            enable_idempotence=False,
-            request_timeout_ms=dlq_timeout_ms,
-            **security,
+        self._producer = dead_letter_producer(
+            bootstrap=bootstrap, client_id=client_id, timeout_ms=dlq_timeout_ms, **security
         )
         self._running = False
 
@@ -304,7 +217,14 @@ class KafkaPmSource:
             batch, failures = self._decode(records)
             try:
                 for index, error in failures:
-                    await self._dead_letter(records[index], error)
+                    await dead_letter(
+                        self._producer,
+                        self.dlq_topic,
+                        records[index],
+                        error,
+                        attempts=self.dlq_attempts,
+                        backoff_s=self.dlq_backoff_s,
+                    )
             except DeadLetterError:
                 # nothing of this poll is yielded or committed; rewind so that a caller who
                 # iterates again re-reads it instead of committing past the lost record
@@ -341,7 +261,7 @@ class KafkaPmSource:
             plain_at: list[int] = []  # index into ``records`` of each payload in ``plain``
             for i in indices:
                 try:
-                    plain.append(self._unwrap(records[i]))
+                    plain.append(record_payload(records[i], self.max_payload_bytes))
                     plain_at.append(i)
                 except DecodeError as err:
                     failures.append((i, err))
@@ -352,20 +272,9 @@ class KafkaPmSource:
                 rejected = {j for j, _ in bad}
                 for j, payload in enumerate(plain):
                     if j not in rejected:
-                        _check_headers(records[plain_at[j]], payload, decoder)
+                        check_headers(records[plain_at[j]], payload, decoder)
         failures.sort(key=lambda f: f[0])
         return PmBatch.concat(batches), failures
-
-    def _unwrap(self, record: ConsumerRecord[Any, Any]) -> bytes:
-        value = record.value
-        if value is None:
-            raise DecodeError("record has no value (a tombstone)")
-        data = bytes(value)
-        if not data.startswith(_GZIP_MAGIC):
-            if log.isEnabledFor(logging.DEBUG) and _header(record, HEADER_GZIP) is not None:
-                log.debug("%s has a gzip header but is not gzip; decoded as it is", _where(record))
-            return data
-        return unwrap_gzip(data, self.max_payload_bytes)
 
     def _committer(
         self, offsets: dict[TopicPartition, OffsetAndMetadata]
@@ -393,97 +302,6 @@ class KafkaPmSource:
             if high is None or await self._consumer.position(tp) < high:
                 return False
         return True
-
-    async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: DecodeError) -> None:
-        headers = [
-            (DLQ_REASON, error.reason.encode()),
-            (DLQ_TOPIC, record.topic.encode()),
-            (DLQ_PARTITION, str(record.partition).encode()),
-            (DLQ_OFFSET, str(record.offset).encode()),
-            *record.headers,
-        ]
-        where = f"{record.topic}[{record.partition}]@{record.offset}"
-
-        def failed(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "dead-lettering %s to %s failed (attempt %d of %d): %r",
-                where,
-                self.dlq_topic,
-                state.attempt_number,
-                self.dlq_attempts,
-                exc,
-            )
-
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.dlq_attempts),
-                wait=wait_exponential(multiplier=self.dlq_backoff_s, max=_DLQ_MAX_BACKOFF_S),
-                after=failed,
-                reraise=True,
-            ):
-                with attempt:
-                    await self._producer.send_and_wait(
-                        self.dlq_topic, value=record.value, key=record.key, headers=headers
-                    )
-        except Exception as err:
-            dead = DeadLetterError(record.topic, record.partition, record.offset, error.reason, err)
-            log.error("%s; stopping without yielding or committing its batch", dead)
-            raise dead from err
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            error.reason,
-        )
-
-
-def _header(record: ConsumerRecord[Any, Any], name: str) -> bytes | None:
-    for key, value in record.headers or ():
-        if key == name:
-            return value if value is not None else b""
-    return None
-
-
-def _where(record: ConsumerRecord[Any, Any]) -> str:
-    return f"{record.topic}[{record.partition}]@{record.offset}"
-
-
-def _check_headers(record: ConsumerRecord[Any, Any], payload: bytes, decoder: Decoder) -> None:
-    """DEBUG lines where the informational headers disagree with the data (which wins)."""
-    type_id = _header(record, HEADER_TYPE_ID)
-    if type_id:
-        claimed = type_id.decode(errors="replace").lower()
-        head = payload[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-        actual = "xml" if head.startswith(b"<") else "json" if head[:1] in (b"{", b"[") else None
-        for kind in ("xml", "json"):
-            if kind in claimed and actual is not None and actual != kind:
-                log.debug(
-                    "%s: type-id header %r says %s, the payload is %s",
-                    _where(record),
-                    claimed,
-                    kind,
-                    actual,
-                )
-    source = _header(record, HEADER_SOURCE_NAME)
-    if source:
-        name = source.decode(errors="replace")
-        try:
-            batch, bad = decoder([payload])
-        except Exception:
-            return
-        if bad or not len(batch):
-            return
-        cells = batch.frame["cell"].unique()
-        if not any(name in str(cell) for cell in cells):
-            log.debug(
-                "%s: source-name header %r names none of its %d cells (e.g. %s)",
-                _where(record),
-                name,
-                len(cells),
-                cells[0],
-            )
 
 
 def _describe(offsets: dict[TopicPartition, OffsetAndMetadata]) -> str:
