@@ -23,8 +23,11 @@ class AlarmBook:
         changed = 0
         for alarm in alarms:
             known = self._latest.get(alarm.alarm_id)
-            if known is not None and known.event_time > alarm.event_time:
-                continue
+            if known is not None and (
+                known.event_time > alarm.event_time
+                or (known.event_time == alarm.event_time and known.cleared)
+            ):
+                continue  # older, or a tie with a clear: the clear wins, whatever the order
             self._latest[alarm.alarm_id] = alarm
             changed += 1
         return changed

@@ -117,6 +117,10 @@ def decode(
             failed += 1
             typer.echo(f"{path}: cannot decode: {exc}", err=True)
             continue
+        except Exception as exc:  # a codec bug must not hide the other files' results
+            failed += 1
+            typer.echo(f"{path}: cannot decode (internal error): {exc!r}", err=True)
+            continue
         counts = {"pm": 0, "alarm": 0, "file_ready": 0}
         for record in records(decoded):
             counts[record["kind"]] += 1
@@ -126,6 +130,9 @@ def decode(
             f"{counts['file_ready']} file-ready",
             err=True,
         )
+        if not any(counts.values()):
+            failed += 1
+            typer.echo(f"{path}: decoded, but holds no records", err=True)
     raise typer.Exit(1 if failed else 0)
 
 

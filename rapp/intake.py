@@ -29,9 +29,24 @@ def decode_sniffed(payloads: Sequence[bytes]) -> tuple[PmBatch, list[tuple[int, 
     batches, failures = [], []
     for index, payload in enumerate(payloads):
         try:
-            batches.append(decode_any(payload).pm)
+            decoded = decode_any(payload)
         except DecodeError as exc:
             failures.append((index, exc))
+            continue
+        if decoded.alarms or decoded.files:
+            # Not PM: committing it would drop it. Dead-lettered with the reason, it can be
+            # replayed to the VES listener's topic mapping once there is one.
+            failures.append(
+                (
+                    index,
+                    DecodeError(
+                        f"{len(decoded.alarms)} alarm(s) and {len(decoded.files)} file-ready "
+                        "event(s) on a PM topic: send FM and notifications to the VES listener"
+                    ),
+                )
+            )
+            continue
+        batches.append(decoded.pm)
     return PmBatch.concat(batches), failures
 
 

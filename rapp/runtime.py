@@ -44,6 +44,7 @@ from rapp.telemetry import (
     derive_kpis,
     load_counter_map,
 )
+from rapp.telemetry.mapping import DEFAULT_TABLE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,7 +87,8 @@ class Runtime:
         self.capacity: dict[str, str] = {}
         self.alarms = AlarmBook()
         self.decode_pool = DecodePool()
-        self.counter_map = load_counter_map(*settings.telemetry.counter_maps)
+        # The shipped table first: operators' tables extend it (later files win per name).
+        self.counter_map = load_counter_map(DEFAULT_TABLE, *settings.telemetry.counter_maps)
         self._in_flight: dict[str, Decision] = {}
         self._accepting = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -194,7 +196,9 @@ class Runtime:
         batch at a time: sources run concurrently, the loop's state is not shared-safe.
         """
         async with self._accepting:
-            closed = self.ingest(batch)
+            # In a thread: mapping, KPIs and state for a large ROP take long enough to stall
+            # the API and Kafka heartbeats; the lock keeps state to one writer.
+            closed = await asyncio.to_thread(self.ingest, batch)
             if then is not None:
                 await then()
             self.metrics.rops_closed.inc(len(closed))

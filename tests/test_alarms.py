@@ -27,3 +27,11 @@ def test_clear_without_raise_and_active_order():
     book.forget_cleared()
     assert book.apply([alarm(Severity.MINOR, 0, "x/1")]) == 1  # forgotten: a new raise counts
     assert len(book.active()) == 3
+
+
+def test_a_clear_and_a_raise_with_the_same_time_end_cleared_in_either_order():
+    raised, cleared = alarm(Severity.MAJOR, 3), alarm(Severity.CLEARED, 3)
+    a, b = AlarmBook(), AlarmBook()
+    a.apply([raised, cleared])
+    b.apply([cleared, raised])
+    assert a.active() == b.active() == []

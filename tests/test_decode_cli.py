@@ -92,3 +92,24 @@ def test_o_ru_template_times_fall_back_to_the_time_received(samples: Path):
     code, lines, _ = run(samples / "ves-fault" / "oran_oru_LinkClearedEvent.json")
     assert lines[0]["cleared"] is True
     assert lines[0]["alarm_id"] == alarm["alarm_id"]
+
+
+def test_a_pm_topic_dead_letters_fault_events_instead_of_dropping_them(samples: Path):
+    from rapp.intake import decode_sniffed
+
+    fault = (samples / "ves-fault" / "onap_ves7_fault_event.json").read_bytes()
+    xml = (samples / "pm-xml" / "onap_A20181002.0000-1000-0015-1000_5G.xml").read_bytes()
+    batch, failures = decode_sniffed([xml, fault])
+    assert len(batch) > 0
+    [(index, error)] = failures
+    assert index == 1
+    assert "alarm" in error.reason
+
+
+def test_a_file_with_no_records_is_a_failure(tmp_path: Path):
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"eventList": []}')
+    code, lines, err = run(empty)
+    assert code == 1
+    assert lines == []
+    assert "holds no records" in err

@@ -429,3 +429,40 @@ def test_bulk_float_conversion_is_exact() -> None:
     values = _bulk_values([_Rec([], [], [], [], {}, raw, 0, 900)])
     assert values is not None
     assert values.tolist() == [float(v) for v in raw]
+
+
+def test_more_results_than_types_is_refused_past_256_too() -> None:
+    """A report with more measResults than measTypes must never be decoded as rows named after
+    another measInfo's counters (the fast path once skipped the check past 256 results)."""
+    from rapp.telemetry import DecodeError, decode_ranpm
+
+    report = {
+        "event": {
+            "commonEventHeader": {
+                "domain": "perf3gpp",
+                "sourceName": "gnb-1",
+                "startEpochMicrosec": 1_700_000_000_000_000,
+                "lastEpochMicrosec": 1_700_000_900_000_000,
+            },
+            "perf3gppFields": {
+                "measDataCollection": {
+                    "granularityPeriod": 900,
+                    "measuredEntityDn": "ManagedElement=gnb-1",
+                    "measInfoList": [
+                        {
+                            "measTypes": {"sMeasTypesList": ["A", "B"]},
+                            "measValuesList": [
+                                {
+                                    "measObjInstId": "NRCellDU=1",
+                                    "suspectFlag": "false",
+                                    "measResults": [{"p": p, "sValue": "1"} for p in range(1, 301)],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            },
+        }
+    }
+    with pytest.raises(DecodeError, match="p=3"):
+        decode_ranpm(json.dumps(report).encode())

@@ -270,7 +270,9 @@ def test_3gpp_new_and_cleared_alarm(samples: Path) -> None:
     }
     validate_ves(doc)
     raised, clear = decode_ves(doc).alarms
-    assert raised.alarm_id == clear.alarm_id == "ALM-42"
+    assert (
+        raised.alarm_id == clear.alarm_id == "DC=example,SubNetwork=1,ManagementNode=OAM-1/ALM-42"
+    )
     assert raised.severity is Severity.MAJOR
     assert clear.severity is Severity.CLEARED
     assert raised.object_dn == "SubNetwork=1,ManagedElement=ME-1,GNBDUFunction=1,NRCellDU=7"
@@ -307,7 +309,11 @@ def test_3gpp_onap_collector_shape_falls_back_to_header_time() -> None:
     doc = _stnd("3GPP-FaultSupervision", data, lastEpochMicrosec=1413378172000000)
     validate_ves(doc)
     [alarm] = decode_ves(doc).alarms
-    assert (alarm.alarm_id, alarm.condition, alarm.severity) == ("1", "1", Severity.INDETERMINATE)
+    assert (alarm.alarm_id, alarm.condition, alarm.severity) == (
+        "xyz/1",
+        "1",
+        Severity.INDETERMINATE,
+    )
     assert alarm.object_dn == alarm.source == "xyz"
     assert alarm.event_time == T0
 

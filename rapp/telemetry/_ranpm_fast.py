@@ -133,7 +133,7 @@ def decode_fast(payload: Any, table: CounterTable) -> Record:
             results = mv.measResults
             n = len(results)
             ps = list(map(_GET_P, results))
-            if n <= n_types and ps == ranges[n] if n < 257 else ps == list(range(1, n + 1)):
+            if n <= n_types and (ps == ranges[n] if n < 257 else ps == list(range(1, n + 1))):
                 offs.append(off)
             else:
                 for p in ps:

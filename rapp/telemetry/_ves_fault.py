@@ -136,7 +136,9 @@ def fault_supervision_alarm(header: Mapping, data: Mapping) -> Alarm:
         data, "additionalText", where
     )
     return Alarm(
-        alarm_id=str(alarm_id),
+        # 3GPP alarmIds are unique per producer only: scope them by it, or two NEs' alarm "1"
+        # would raise and clear each other.
+        alarm_id=f"{source}/{alarm_id}",
         source=source,
         object_dn=object_dn,
         condition=str(cause),

@@ -37,6 +37,7 @@ This module is the consumer loop; the payload handling (gzip, headers, ``safe_de
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -214,7 +215,9 @@ class KafkaPmSource:
             records = [r for part in polled.values() for r in part]
             if not records:
                 continue
-            batch, failures = self._decode(records)
+            # Off the event loop: a 100k-cell poll decodes for seconds, and heartbeats, the API
+            # and the other sources must go on meanwhile.
+            batch, failures = await asyncio.to_thread(self._decode, records)
             try:
                 for index, error in failures:
                     await dead_letter(
