@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -216,10 +216,10 @@ def _status_line(rows: list[dict]) -> str:
     )
 
 
-def _wait_port(port: int, name: str, alive: object, timeout: float = 20) -> None:
+def _wait_port(port: int, name: str, alive: Callable[[], None], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive()  # type: ignore[operator]
+        alive()
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -227,10 +227,10 @@ def _wait_port(port: int, name: str, alive: object, timeout: float = 20) -> None
     raise RuntimeError(f"{name} did not listen on 127.0.0.1:{port} within {timeout}s")
 
 
-def _wait_http(url: str, alive: object, timeout: float = 60) -> None:
+def _wait_http(url: str, alive: Callable[[], None], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive()  # type: ignore[operator]
+        alive()
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
