@@ -258,6 +258,28 @@ def test_several_granularity_periods_in_one_measData() -> None:
     }
 
 
+def test_repeated_measInfo_headers_keep_their_own_element_and_p_mapping() -> None:
+    """A file repeats one measInfo header per managed element; the codec reads a repeat from a
+    cache, which must still take each element's DN, and a header that differs only in which p
+    names which counter must not be taken for a repeat."""
+    mv = '<measValue measObjLdn="Cell=1"><r p="1">1</r><r p="2">2</r></measValue>'
+    swapped = '<measType p="1">c2</measType><measType p="2">c1</measType>'
+    body = "".join(
+        f'<measData><managedElement localDn="ManagedElement=me{i}"/>{_info(mv, **kw)}</measData>'
+        for i, kw in enumerate([{}, {}, {"types": swapped}])
+    )
+    doc = (
+        f'<?xml version="1.0"?><measCollecFile xmlns="{NS_32435}">'
+        '<fileHeader dnPrefix=""><measCollec beginTime="2024-01-01T00:00:00Z"/></fileHeader>'
+        f"{body}</measCollecFile>"
+    ).encode()
+    v = _values(decode_pm_xml(doc).frame)
+    assert v[("ManagedElement=me0,Cell=1", "c1")] == 1
+    assert v[("ManagedElement=me1,Cell=1", "c1")] == 1
+    assert v[("ManagedElement=me2,Cell=1", "c1")] == 2
+    assert v[("ManagedElement=me2,Cell=1", "c2")] == 1
+
+
 def test_cell_ids_empty_object_dn_and_fallbacks() -> None:
     mv = '<measValue measObjLdn=""><r p="1">1</r></measValue><measValue><r p="1">2</r></measValue>'
     mv += '<measValue measObjLdn="ManagedElement=me1,Cell=9"><r p="1">3</r></measValue>'

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,11 +71,47 @@ def read_header(header: Any) -> str:
     return sender_dn or header.get("dnPrefix") or ""
 
 
-def read_info(
-    mi: Any, ns: str, me_dn: str | None, header_dn: str, joiners: dict[str, Callable[[str], str]]
-) -> MeasInfo:
-    """``mi``'s counters, period and DN joiner, read from the children before its first
-    measValue (``joiners`` keeps one joiner per DN across the file)."""
+class InfoReader:
+    """Reads each ``measInfo``'s header, once per distinct header in a file.
+
+    A file repeats the same measInfo header (counters, period) for every managed element; the
+    parsed ``MeasInfo`` is kept by what the header's children say, so a repeat costs one pass over
+    them instead of the checks and parsing. One per file: nothing outlives the file.
+    """
+
+    __slots__ = ("_infos", "_joiners", "_mv_tag")
+
+    def __init__(self, ns: str) -> None:
+        self._mv_tag = ns + "measValue"
+        self._infos: dict[tuple[Any, ...], MeasInfo] = {}
+        self._joiners: dict[str, Callable[[str], str]] = {}
+
+    def read(self, mi: Any, me_dn: str | None, header_dn: str) -> MeasInfo:
+        """``mi``'s counters, period and DN joiner, from its children before its first
+        measValue."""
+        dn = me_dn or header_dn
+        key: list[Any] = [mi.get("measInfoId")]
+        mv_tag = self._mv_tag
+        for el in mi:
+            tag = el.tag
+            if tag == mv_tag:
+                break
+            key += (tag, el.text, *el.attrib.items())
+        frozen = tuple(key)
+        join = self._joiners.get(dn)
+        if join is None:
+            join = self._joiners[dn] = join_dn(dn)
+        info = self._infos.get(frozen)
+        if info is None:
+            info = _read_info(mi, dn, join)
+            if len(self._infos) < 4096:
+                self._infos[frozen] = info
+        elif info.dn != dn:
+            info = replace(info, dn=dn, join=join)
+        return info
+
+
+def _read_info(mi: Any, dn: str, join: Callable[[str], str]) -> MeasInfo:
     gran = None
     names: list[str] = []
     by_p: dict[str, str] = {}
@@ -118,10 +154,6 @@ def read_info(
         raise DecodeError(f"granPeriod of {where} has no endTime")
     if not duration:
         raise DecodeError(f"granPeriod of {where} has no duration")
-    dn = me_dn or header_dn
-    join = joiners.get(dn)
-    if join is None:
-        join = joiners[dn] = join_dn(dn)
     return MeasInfo(
         end_us=_end_us(end, where),
         gran_s=_seconds(duration, where),

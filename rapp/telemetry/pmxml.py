@@ -45,7 +45,7 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -53,7 +53,7 @@ from lxml import etree
 
 from rapp.domain import PmBatch
 from rapp.telemetry._pmxml_elements import check_placeholder, local_name
-from rapp.telemetry._pmxml_header import MeasInfo, check_root, read_header, read_info
+from rapp.telemetry._pmxml_header import InfoReader, MeasInfo, check_root, read_header
 from rapp.telemetry._pmxml_input import open_xml
 from rapp.telemetry._pmxml_values import Sink, flush, read_value
 from rapp.telemetry._ranpm_errors import DecodeError
@@ -104,7 +104,7 @@ def _iter_stream(raw: Any, chunk_rows: int) -> Iterator[PmBatch]:
     header_dn = ""
     me_dn: str | None = None
     info: MeasInfo | None = None
-    joiners: dict[str, Callable[[str], str]] = {}
+    infos = InfoReader("")
     ns = ""
     mv_tag = "measValue"
     checked_root = False
@@ -113,12 +113,13 @@ def _iter_stream(raw: Any, chunk_rows: int) -> Iterator[PmBatch]:
             if not checked_root:
                 ns = check_root(el.getroottree().getroot())
                 mv_tag = ns + "measValue"
+                infos = InfoReader(ns)
                 checked_root = True
             tag = el.tag
             name = "measValue" if tag == mv_tag else local_name(tag)
             if name == "measValue":
                 if info is None:
-                    info = read_info(el.getparent(), ns, me_dn, header_dn, joiners)
+                    info = infos.read(el.getparent(), me_dn, header_dn)
                 rows += read_value(el, info, ns, sink)
                 el.getparent().remove(el)
                 if rows >= chunk_rows:
@@ -126,7 +127,7 @@ def _iter_stream(raw: Any, chunk_rows: int) -> Iterator[PmBatch]:
                     rows = 0 if sink.carry is None else len(sink.carry)
             elif name == "measInfo":
                 if info is None:  # no measValue: still check what it says
-                    read_info(el, ns, me_dn, header_dn, joiners)
+                    infos.read(el, me_dn, header_dn)
                 info = None
                 parent = el.getparent()
                 if parent is not None:
