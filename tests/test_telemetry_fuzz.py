@@ -27,6 +27,7 @@ import gzip
 import json
 import random
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rapp.domain import PmBatch
+from rapp.telemetry import decode_any, decode_ves, sniff
+from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES
 from rapp.telemetry.kafka import KafkaPmSource, SourceBatch, safe_decode, unwrap_gzip
 from rapp.telemetry.ranpm import DecodeError, decode_batch, decode_ranpm
 from simulators.broker import Broker
@@ -235,6 +238,29 @@ def test_gzip_bomb_is_bounded() -> None:
     for bad in (gzip.compress(b"abc")[:-3], gzip.compress(b"abc") + b"junk", b"\x1f\x8bzz"):
         with pytest.raises(DecodeError, match="bad gzip"):
             unwrap_gzip(bad)
+
+
+def _bomb(size: int) -> bytes:
+    """A gzip stream of ``size`` zero bytes, built without holding them."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(2**20)
+    parts = [deflate.compress(zeros) for _ in range(size // len(zeros))]
+    return b"".join([*parts, deflate.flush()])
+
+
+def test_every_entry_point_bounds_a_gzip_bomb() -> None:
+    """No decoder unzips a payload whole before checking its size: ranpm (both paths), VES and
+    the format sniffer refuse a stream that expands past the default bound."""
+    bomb = _bomb(DEFAULT_MAX_PAYLOAD_BYTES + 2**20)
+    assert len(bomb) < 2**20
+    for decode in (decode_ranpm, decode_ves, decode_any, sniff):
+        with pytest.raises(DecodeError, match="expands past"):
+            decode(bomb)
+    batch, failures = decode_batch([bomb])
+    assert len(batch) == 0
+    assert "expands past" in failures[0][1].reason
+    with pytest.raises(DecodeError, match="expands past 1000 bytes"):
+        decode_any(gzip.compress(GOOD), max_bytes=1000)
 
 
 # --- the Kafka source on a real broker: mixed stream, restarts, exactly-once accounting ---------

@@ -9,13 +9,13 @@ files (``rapp.telemetry.watch``), which is why it takes bytes and not a record.
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
 
 from rapp.domain import PmBatch
+from rapp.telemetry._gzip import GZIP_MAGIC, unwrap_gzip
 from rapp.telemetry.ranpm import DecodeError
 
 Decoder: TypeAlias = Callable[[Sequence[bytes]], tuple[PmBatch, list[tuple[int, DecodeError]]]]
@@ -24,39 +24,9 @@ Decoder: TypeAlias = Callable[[Sequence[bytes]], tuple[PmBatch, list[tuple[int, 
 HEADER_GZIP = "gzip"
 HEADER_TYPE_ID = "type-id"
 HEADER_SOURCE_NAME = "source-name"
-DEFAULT_MAX_PAYLOAD_BYTES = 256 * 2**20
-_GZIP_MAGIC = b"\x1f\x8b"
 
 # the source's logger: operators (and tests) set the level of ``rapp.telemetry.kafka``
 log = logging.getLogger("rapp.telemetry.kafka")
-
-
-def unwrap_gzip(data: bytes, limit: int = DEFAULT_MAX_PAYLOAD_BYTES) -> bytes:
-    """``data`` itself, or its gzip content (all members) when it starts with the gzip magic.
-
-    Never expands past ``limit`` bytes (a gzip bomb is a ``DecodeError``, not an OOM kill).
-    """
-    if not data.startswith(_GZIP_MAGIC):
-        return data
-    out: list[bytes] = []
-    size = 0
-    rest = data
-    try:
-        while rest.startswith(_GZIP_MAGIC):
-            inflater = zlib.decompressobj(wbits=31)
-            chunk = inflater.decompress(rest, limit - size + 1)
-            size += len(chunk)
-            out.append(chunk)
-            if size > limit or inflater.unconsumed_tail:
-                raise DecodeError(f"gzip payload expands past {limit} bytes")
-            if not inflater.eof:
-                raise DecodeError("bad gzip: truncated stream")
-            rest = inflater.unused_data
-    except zlib.error as err:
-        raise DecodeError(f"bad gzip: {err}") from None
-    if rest.strip(b"\x00"):
-        raise DecodeError(f"bad gzip: {len(rest)} bytes of trailing garbage")
-    return b"".join(out)
 
 
 def record_payload(record: ConsumerRecord[Any, Any], limit: int) -> bytes:
@@ -65,7 +35,7 @@ def record_payload(record: ConsumerRecord[Any, Any], limit: int) -> bytes:
     if value is None:
         raise DecodeError("record has no value (a tombstone)")
     data = bytes(value)
-    if not data.startswith(_GZIP_MAGIC):
+    if not data.startswith(GZIP_MAGIC):
         if log.isEnabledFor(logging.DEBUG) and _header(record, HEADER_GZIP) is not None:
             log.debug("%s has a gzip header but is not gzip; decoded as it is", _where(record))
         return data

@@ -10,8 +10,6 @@ give the same rows and the same errors.
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -20,12 +18,11 @@ import msgspec
 import numpy as np
 
 from rapp.telemetry._dn import cached_joiner
+from rapp.telemetry._gzip import GZIP_MAGIC, unwrap_gzip
 from rapp.telemetry._numbers import parse_value, plain_floats
 from rapp.telemetry._ranpm_errors import DecodeError
 from rapp.telemetry._ranpm_packed import CounterTable, Record
 from rapp.telemetry._ranpm_time import period_end
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class _Result(msgspec.Struct, gc=False):
@@ -92,11 +89,11 @@ def decode_fast(payload: Any, table: CounterTable) -> Record:
     if type(payload) is not bytes:
         raise Fallback
     data = payload
-    if data[:2] == _GZIP_MAGIC:
+    if data[:2] == GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
-            raise Fallback from None
+            data = unwrap_gzip(data)
+        except DecodeError:
+            raise Fallback from None  # the reference path says what is wrong
     try:
         doc = _DECODER.decode(data)
     except (msgspec.MsgspecError, ValueError, RecursionError):  # ValueError: e.g. bad UTF-8

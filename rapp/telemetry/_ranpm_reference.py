@@ -7,9 +7,7 @@ whatever it does not take as an ordinary report, so the reasons given here are t
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +16,10 @@ import pandas as pd
 
 from rapp.domain import PmBatch
 from rapp.telemetry._dn import join_dn
+from rapp.telemetry._gzip import unwrap_gzip
 from rapp.telemetry._numbers import parse_value, plain_floats
 from rapp.telemetry._ranpm_errors import DecodeError
 from rapp.telemetry._ranpm_time import period_end
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(slots=True)
@@ -68,11 +65,7 @@ def parse(payload: bytes) -> Columns:
     if not payload:
         raise DecodeError("empty payload")
     data = bytes(payload)
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DecodeError(f"bad gzip: {err}") from None
+    data = unwrap_gzip(data)
     try:
         doc = json.loads(data)
     except UnicodeDecodeError as err:

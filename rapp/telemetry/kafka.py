@@ -59,8 +59,8 @@ from rapp.telemetry._dead_letters import (
     dead_letter,
     dead_letter_producer,
 )
+from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES, unwrap_gzip
 from rapp.telemetry._payloads import (
-    DEFAULT_MAX_PAYLOAD_BYTES,
     HEADER_GZIP,
     HEADER_SOURCE_NAME,
     HEADER_TYPE_ID,
@@ -68,7 +68,6 @@ from rapp.telemetry._payloads import (
     check_headers,
     record_payload,
     safe_decode,
-    unwrap_gzip,
 )
 from rapp.telemetry.ranpm import DecodeError, decode_batch
 

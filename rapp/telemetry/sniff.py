@@ -8,20 +8,16 @@ an O-RAN SC ranpm report; any other VES event (or an ``eventList`` batch) goes t
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from rapp.domain import Alarm, FileReady, PmBatch
+from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES, unwrap_gzip
 from rapp.telemetry.pmxml import decode_pm_xml
 from rapp.telemetry.ranpm import DecodeError, decode_ranpm
 from rapp.telemetry.ves import decode_ves
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_MAX_UNZIPPED = 2 * 2**30
 
 
 class Format(StrEnum):
@@ -40,22 +36,10 @@ class Decoded:
     files: list[FileReady] = field(default_factory=list)
 
 
-def gunzip(payload: bytes) -> bytes:
-    """The payload itself, or its gzip content; a broken gzip stream is a DecodeError."""
-    if not payload.startswith(_GZIP_MAGIC):
-        return payload
-    try:
-        out = gzip.decompress(payload)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DecodeError(f"gzip payload is corrupt: {exc}") from None
-    if len(out) > _MAX_UNZIPPED:
-        raise DecodeError(f"gzip payload expands past {_MAX_UNZIPPED} bytes")
-    return out
-
-
-def sniff(payload: bytes) -> Format:
-    """The format of ``payload`` (gzip or not), from its content alone."""
-    data = gunzip(payload)
+def sniff(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Format:
+    """The format of ``payload`` (gzip or not, unzipped to at most ``max_bytes``), from its
+    content alone."""
+    data = unwrap_gzip(payload, max_bytes)
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<") or b"<measCollecFile" in head or b"<measDataFile" in head:
         return Format.PM_XML
@@ -66,11 +50,17 @@ def sniff(payload: bytes) -> Format:
     raise DecodeError(f"unknown format: starts with {head[:40]!r}")
 
 
-def decode_any(payload: bytes, *, received_at: datetime | None = None) -> Decoded:
+def decode_any(
+    payload: bytes,
+    *,
+    received_at: datetime | None = None,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> Decoded:
     """Decode a payload of any supported format; DecodeError says why one cannot be.
 
-    ``received_at`` (default: now) stands in for a fault event's time when its own is junk."""
-    data = gunzip(payload)
+    ``received_at`` (default: now) stands in for a fault event's time when its own is junk; a
+    gzip payload that would expand past ``max_bytes`` is refused while it is unzipped."""
+    data = unwrap_gzip(payload, max_bytes)
     fmt = sniff(data)
     if fmt is Format.PM_XML:
         return Decoded(fmt, pm=decode_pm_xml(data))

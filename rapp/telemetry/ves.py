@@ -55,9 +55,7 @@ reads they share.
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from rapp.domain import Alarm, FileReady, PmBatch
+from rapp.telemetry._gzip import unwrap_gzip
 from rapp.telemetry._ves_fault import FAULT_NAMESPACE, fault_alarm, fault_supervision_alarm
 from rapp.telemetry._ves_fields import require_object
 from rapp.telemetry._ves_files import legacy_file_ready, notification_type, stnd_file_ready
@@ -83,7 +82,6 @@ __all__ = [
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "CommonEventFormat_30.2.1_ONAP.json"
 """VES 7.2.1 Common Event Format schema (byte copy from onap/dcaegen2-collectors-ves etc/)."""
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _MAX_REASON = 300
 
 
@@ -188,11 +186,7 @@ def _load(data: bytes | bytearray | memoryview) -> Any:
     raw = bytes(data)
     if not raw:
         raise DecodeError("empty payload")
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DecodeError(f"bad gzip: {err}") from None
+    raw = unwrap_gzip(raw)
     try:
         return json.loads(raw)
     except UnicodeDecodeError as err:
