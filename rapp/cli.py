@@ -106,13 +106,13 @@ def decode(
     file on stderr; exit 1 if any file cannot be decoded."""
     import json
 
-    from rapp.telemetry import DecodeError, decode_any
+    from rapp.telemetry import DecodeError, decode_file
     from rapp.telemetry.records import records
 
     failed = 0
     for path in files:
         try:
-            decoded = decode_any(path.read_bytes())
+            decoded = decode_file(path)
         except (DecodeError, OSError) as exc:
             failed += 1
             typer.echo(f"{path}: cannot decode: {exc}", err=True)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from rapp.config import Settings
 from rapp.domain import FileReady, PmBatch
 from rapp.ric import IcsClient, IcsError, pm_job
-from rapp.telemetry import DecodeError, DirectorySource, VesBatch, decode_any, fetch_file
+from rapp.telemetry import (
+    DecodeError,
+    DirectorySource,
+    VesBatch,
+    decode_any,
+    decode_file,
+    fetch_file,
+)
 from rapp.telemetry.pool import DecodePool
 
 if TYPE_CHECKING:
@@ -94,7 +101,7 @@ async def watch_directory(runtime: Runtime) -> None:
         poll_interval=w.poll_interval,
         done_dir=w.done_dir,
         failed_dir=w.failed_dir,
-        decoder=lambda data: decode_any(data).pm,
+        decoder=lambda path, max_bytes: decode_file(path, max_bytes=max_bytes).pm,
     )
     log.info("watching %s for %s", w.directory, w.pattern)
     async for file_batch in source.batches():

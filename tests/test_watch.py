@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 
 from rapp.domain import PmBatch
+from rapp.telemetry._gzip import unwrap_gzip
+from rapp.telemetry.pmxml import decode_pm_xml
 from rapp.telemetry.ranpm import DecodeError, decode_ranpm
 from rapp.telemetry.watch import DirectorySource, FileBatch
 
@@ -71,7 +73,12 @@ async def test_ranpm_json_files_decode_move_to_done_and_failed(
     for name in ("ranpm_pm_report.json", "ranpm_pm_report_filtered.json", gz.name):
         _age(inbox / name)
 
-    source = DirectorySource(inbox, pattern="*.json*", poll_interval=POLL, decoder=decode_ranpm)
+    source = DirectorySource(
+        inbox,
+        pattern="*.json*",
+        poll_interval=POLL,
+        decoder=lambda path, _: decode_ranpm(path.read_bytes()),
+    )
     batches = await _take(source, 3)
     by_name = {fb.path.name: fb for fb in batches}
     assert set(by_name) == {
@@ -96,10 +103,38 @@ async def test_ranpm_json_files_decode_move_to_done_and_failed(
     assert (source.files_done, source.files_failed) == (3, 1)
 
 
+async def test_pm_xml_files_by_default_streamed_and_bounded(samples: Path, tmp_path: Path) -> None:
+    """The default decoder takes 3GPP PM XML from the path (plain or gzip, streamed from disk);
+    a gzip file that would expand past ``max_file_bytes`` is dead-lettered with that reason."""
+    sample = samples / "pm-xml" / "onap_A20181002.0000-1000-0015-1000_5G.xml"
+    (tmp_path / "a.xml").write_bytes(sample.read_bytes())
+    (tmp_path / "b.xml.gz").write_bytes(gzip.compress(sample.read_bytes()))
+    (tmp_path / "huge.xml.gz").write_bytes(
+        gzip.compress(
+            sample.read_bytes().replace(b"</measCollecFile>", b" " * 10**6 + b"</measCollecFile>")
+        )
+    )
+    for name in ("a.xml", "b.xml.gz"):
+        _age(tmp_path / name)
+    _age(tmp_path / "huge.xml.gz", 120)  # the oldest: failed before the others are yielded
+    source = DirectorySource(
+        tmp_path, poll_interval=POLL, max_file_bytes=len(sample.read_bytes()) + 1000
+    )
+    a, b = await _take(source, 2)
+    pd.testing.assert_frame_equal(a.batch.frame, decode_pm_xml(sample).frame)
+    pd.testing.assert_frame_equal(b.batch.frame, a.batch.frame)
+    reason = (tmp_path / "failed" / "huge.xml.gz.reason.txt").read_text()
+    assert reason.startswith("huge.xml.gz: gzip payload expands past")
+
+
 # --- the rules, with a stub decoder -----------------------------------------------------------
 
 
-def _stub(data: bytes) -> PmBatch:
+def _stub(path: Path, max_bytes: int) -> PmBatch:
+    return _stub_bytes(unwrap_gzip(path.read_bytes(), max_bytes))
+
+
+def _stub_bytes(data: bytes) -> PmBatch:
     if not data.startswith(b"pm:"):
         raise DecodeError(f"not a stub file: {data[:12]!r}")
     frame = pd.DataFrame(
@@ -196,10 +231,10 @@ async def test_failures_go_to_failed_dir_with_a_reason(tmp_path: Path) -> None:
     for i, name in enumerate(["bad.xml", "crash.xml", "badzip.xml.gz", "ok.xml"]):
         _age(inbox / name, 100 - i)  # ok.xml is the newest: the failures come first
 
-    def decoder(data: bytes) -> PmBatch:
-        if data == b"pm:crash":
+    def decoder(path: Path, max_bytes: int) -> PmBatch:
+        if path.read_bytes() == b"pm:crash":
             raise RecursionError("maximum recursion depth exceeded")
-        return _stub(data)
+        return _stub(path, max_bytes)
 
     failed = tmp_path / "dead"
     source = DirectorySource(

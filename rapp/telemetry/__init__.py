@@ -9,7 +9,7 @@ from rapp.telemetry.mapping import CounterMap, load_counter_map
 from rapp.telemetry.pmxml import decode_pm_xml, iter_pm_xml
 from rapp.telemetry.pool import DecodePool
 from rapp.telemetry.ranpm import DecodeError, decode_batch, decode_ranpm
-from rapp.telemetry.sniff import Decoded, Format, decode_any, sniff
+from rapp.telemetry.sniff import Decoded, Format, decode_any, decode_file, sniff
 from rapp.telemetry.ves import VesBatch, decode_ves, validate_ves
 from rapp.telemetry.watch import DirectorySource, FileBatch
 
@@ -29,6 +29,7 @@ __all__ = [
     "VesBatch",
     "decode_any",
     "decode_batch",
+    "decode_file",
     "decode_pm_xml",
     "decode_ranpm",
     "decode_ves",

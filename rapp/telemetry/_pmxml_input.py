@@ -12,6 +12,7 @@ import logging
 import zlib
 from typing import Any
 
+from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES
 from rapp.telemetry._ranpm_errors import DecodeError
 
 log = logging.getLogger("rapp.telemetry.pmxml")  # the codec's logger, as before the split
@@ -20,6 +21,25 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _HEAD_LIMIT = 1 << 20  # look this far for the start of the XML before giving up
 _READ_SIZE = 1 << 16
+
+
+class _Bounded:
+    """A gzip stream that refuses to expand past ``limit`` bytes (a bomb is a DecodeError)."""
+
+    __slots__ = ("limit", "raw", "size")
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self.raw = raw
+        self.limit = limit
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        want = _READ_SIZE if size is None or size < 0 else size
+        data = self.raw.read(min(want, self.limit - self.size + 1))
+        self.size += len(data)
+        if self.size > self.limit:
+            raise DecodeError(f"gzip payload expands past {self.limit} bytes")
+        return data
 
 
 class _Stream:
@@ -44,11 +64,12 @@ class _Stream:
             raise DecodeError(_gzip_reason(err)) from None
 
 
-def open_xml(raw: Any) -> _Stream:
-    """Unwrap gzip and drop whatever precedes the XML; the stream starts at ``<``."""
+def open_xml(raw: Any, limit: int = DEFAULT_MAX_PAYLOAD_BYTES) -> _Stream:
+    """Unwrap gzip (to at most ``limit`` bytes) and drop whatever precedes the XML; the stream
+    starts at ``<``."""
     head = _read(raw, _READ_SIZE)
     if head[:2] == _GZIP_MAGIC:
-        raw = gzip.GzipFile(fileobj=_Stream(head, raw), mode="rb")
+        raw = _Bounded(gzip.GzipFile(fileobj=_Stream(head, raw), mode="rb"), limit)
         head = _read(raw, _READ_SIZE)
     if not head:
         raise DecodeError("empty input: no XML")

@@ -52,6 +52,7 @@ from typing import Any, BinaryIO
 from lxml import etree
 
 from rapp.domain import PmBatch
+from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES
 from rapp.telemetry._pmxml_elements import check_placeholder, local_name
 from rapp.telemetry._pmxml_header import InfoReader, MeasInfo, check_root, read_header
 from rapp.telemetry._pmxml_input import open_xml
@@ -63,33 +64,39 @@ __all__ = ["decode_pm_xml", "iter_pm_xml"]
 _HEADER_TAGS = ("fileHeader", "managedElement", "measEntity", "measInfo", "measValue", "measData")
 
 
-def decode_pm_xml(source: bytes | BinaryIO | Path) -> PmBatch:
+def decode_pm_xml(
+    source: bytes | BinaryIO | Path, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+) -> PmBatch:
     """Decode one whole PM XML file (plain or gzip) into one long-form batch."""
-    return PmBatch.concat(iter_pm_xml(source, chunk_rows=sys.maxsize))
+    return PmBatch.concat(iter_pm_xml(source, chunk_rows=sys.maxsize, max_bytes=max_bytes))
 
 
 def iter_pm_xml(
-    source: bytes | bytearray | memoryview | BinaryIO | Path, *, chunk_rows: int = 200_000
+    source: bytes | bytearray | memoryview | BinaryIO | Path,
+    *,
+    chunk_rows: int = 200_000,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
 ) -> Iterator[PmBatch]:
-    """Stream a PM XML file as batches of at most ``chunk_rows`` rows, in file order."""
+    """Stream a PM XML file as batches of at most ``chunk_rows`` rows, in file order; a gzip
+    file that expands past ``max_bytes`` is refused as it is read."""
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     if isinstance(source, Path):
         try:
             with source.open("rb") as f:
-                yield from _iter_stream(f, chunk_rows)
+                yield from _iter_stream(f, chunk_rows, max_bytes)
         except OSError as err:
             raise DecodeError(f"cannot read {source}: {err.strerror or err}") from None
     elif isinstance(source, bytes | bytearray | memoryview):
-        yield from _iter_stream(io.BytesIO(bytes(source)), chunk_rows)
+        yield from _iter_stream(io.BytesIO(bytes(source)), chunk_rows, max_bytes)
     elif hasattr(source, "read"):
-        yield from _iter_stream(source, chunk_rows)
+        yield from _iter_stream(source, chunk_rows, max_bytes)
     else:
         raise DecodeError(f"source is {type(source).__name__}, not bytes, a binary stream or Path")
 
 
-def _iter_stream(raw: Any, chunk_rows: int) -> Iterator[PmBatch]:
-    stream = open_xml(raw)
+def _iter_stream(raw: Any, chunk_rows: int, max_bytes: int) -> Iterator[PmBatch]:
+    stream = open_xml(raw, max_bytes)
     events = etree.iterparse(
         stream,
         events=("end",),

@@ -9,15 +9,19 @@ an O-RAN SC ranpm report; any other VES event (or an ``eventList`` batch) goes t
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 from rapp.domain import Alarm, FileReady, PmBatch
-from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES, unwrap_gzip
+from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES, GZIP_MAGIC, unwrap_gzip
 from rapp.telemetry.pmxml import decode_pm_xml
 from rapp.telemetry.ranpm import DecodeError, decode_ranpm
 from rapp.telemetry.ves import decode_ves
+
+_HEAD = 4096
 
 
 class Format(StrEnum):
@@ -40,13 +44,41 @@ def sniff(payload: bytes, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Form
     """The format of ``payload`` (gzip or not, unzipped to at most ``max_bytes``), from its
     content alone."""
     data = unwrap_gzip(payload, max_bytes)
-    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<") or b"<measCollecFile" in head or b"<measDataFile" in head:
+    if _is_xml(data[:_HEAD]):
         return Format.PM_XML
+    return Format.RANPM_JSON if _is_ranpm(data) else Format.VES
+
+
+def decode_file(path: Path, *, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Decoded:
+    """Decode a file of any supported format. PM XML (plain or gzip) is streamed from disk,
+    never read whole; other formats are read, up to ``max_bytes``, and go to ``decode_any``."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEAD)
+        size = path.stat().st_size
+    except OSError as err:
+        raise DecodeError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        if head.startswith(GZIP_MAGIC):  # enough of the unzipped start to tell XML from JSON
+            head = zlib.decompressobj(wbits=31).decompress(head, _HEAD)
+        xml = _is_xml(head)
+    except zlib.error:
+        xml = False  # decode_any says what is wrong with the gzip
+    if xml:
+        return Decoded(Format.PM_XML, pm=decode_pm_xml(path, max_bytes=max_bytes))
+    if size > max_bytes:
+        raise DecodeError(f"file is {size} bytes, more than the {max_bytes} allowed")
+    return decode_any(path.read_bytes(), max_bytes=max_bytes)
+
+
+def _is_xml(head: bytes) -> bool:
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<") or b"<measCollecFile" in head or b"<measDataFile" in head:
+        return True
     if head.startswith(b"{"):
-        return Format.RANPM_JSON if _is_ranpm(data) else Format.VES
+        return False
     if b"<?xml" in head:
-        return Format.PM_XML  # text before the declaration, as some vendors write
+        return True  # text before the declaration, as some vendors write
     raise DecodeError(f"unknown format: starts with {head[:40]!r}")
 
 

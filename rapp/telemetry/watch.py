@@ -24,8 +24,9 @@ separate state file): a file in ``directory`` is by definition not yet done.
   ``done_dir`` (default ``<directory>/done``). A crash before ``done()`` leaves it in place:
   it is read again after the restart (at-least-once, as with Kafka offsets).
 * Not decodable (``DecodeError``, or any other exception from the decoder, or an unreadable
-  gzip): ``<name>.reason.txt`` is written to ``failed_dir`` (default ``<directory>/failed``),
-  then the file is moved beside it. This is the dead-letter place for files.
+  gzip, or larger than ``max_file_bytes`` unzipped): ``<name>.reason.txt`` is written to
+  ``failed_dir`` (default ``<directory>/failed``), then the file is moved beside it. This is
+  the dead-letter place for files.
 
 Moves are ``os.replace`` (atomic within one file system); a name already taken in the target
 directory gets a ``.1``, ``.2``... suffix rather than overwriting an earlier file.
@@ -43,24 +44,25 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from rapp.domain import PmBatch
-from rapp.telemetry.kafka import DEFAULT_MAX_PAYLOAD_BYTES, unwrap_gzip
+from rapp.telemetry._gzip import DEFAULT_MAX_PAYLOAD_BYTES
 from rapp.telemetry.ranpm import DecodeError
 
 __all__ = ["DirectorySource", "FileBatch", "FileDecoder"]
 
 log = logging.getLogger(__name__)
 
-FileDecoder = Callable[[bytes], PmBatch]
-"""One file's bytes (gzip already undone) in, its batch out; ``DecodeError`` when it cannot."""
+FileDecoder = Callable[[Path, int], PmBatch]
+"""One file (plain or gzip) and the most it may expand to in, its batch out; ``DecodeError``
+when it cannot. Given the path, not the bytes, so that a large file is streamed from disk."""
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".partial", ".filepart", ".crdownload")
 
 
-def decode_pm_xml_file(data: bytes) -> PmBatch:
-    """The default decoder: 3GPP PM XML (imported on first use)."""
+def decode_pm_xml_file(path: Path, max_bytes: int) -> PmBatch:
+    """The default decoder: 3GPP PM XML, streamed (imported on first use)."""
     from rapp.telemetry.pmxml import decode_pm_xml
 
-    return decode_pm_xml(data)
+    return decode_pm_xml(path, max_bytes=max_bytes)
 
 
 @dataclass(frozen=True)
@@ -165,12 +167,13 @@ class DirectorySource:
 
     def _decode(self, path: Path) -> PmBatch | None:
         try:
-            data = path.read_bytes()
+            with path.open("rb"):
+                pass
         except OSError as err:
             log.warning("cannot read %s, will retry: %s", path, err)
             return None
         try:
-            batch = self.decoder(unwrap_gzip(data, self.max_file_bytes))
+            batch = self.decoder(path, self.max_file_bytes)
             if not isinstance(batch, PmBatch):
                 raise DecodeError(f"decoder returned {type(batch).__name__}, not a PmBatch")
         except DecodeError as err:
