@@ -1,8 +1,9 @@
 """Where telemetry comes in: Kafka topics, the VES REST listener, a watched directory, and the
 ICS info-job that asks the Non-RT RIC to deliver PM to Kafka in the first place.
 
-Every path ends in ``Runtime.accept`` (or ``Runtime.handle`` for Kafka, which also commits), so
-the loop behaves the same whichever way a ROP arrived.
+Every path ends in the same state: Kafka through ``Runtime.handle`` (which commits once the
+batch is in state), the push sources through ``Runtime.offer`` (which returns once it is, so the
+sender is answered before any decision, and decides only while Kafka is caught up).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def ves_sink(runtime: Runtime) -> Callable[[VesBatch], Awaitable[None]]:
         if batch.alarms:
             runtime.alarms.apply(batch.alarms)
         if len(batch.pm):
-            await runtime.accept(batch.pm, live=True)
+            await runtime.offer(batch.pm)
         for ready in batch.files:
             # Fetching can take long: answer the sender now, ingest when the file is here.
             runtime.spawn(fetch_and_accept(runtime, ready), name=f"fetch {ready.url}")
@@ -87,7 +88,7 @@ async def fetch_and_accept(runtime: Runtime, ready: FileReady) -> None:
         log.error("file-ready %s from %s not ingested: %s", ready.url, ready.source, exc)
         return
     runtime.alarms.apply(decoded.alarms)
-    await runtime.accept(decoded.pm, live=True)
+    await runtime.offer(decoded.pm)
     log.info("ingested %s (%d rows)", ready.url, len(decoded.pm))
 
 
@@ -105,7 +106,7 @@ async def watch_directory(runtime: Runtime) -> None:
     )
     log.info("watching %s for %s", w.directory, w.pattern)
     async for file_batch in source.batches():
-        await runtime.accept(file_batch.batch, live=True)
+        await runtime.offer(file_batch.batch)
         await file_batch.done()
 
 

@@ -93,6 +93,7 @@ class Runtime:
         self._accepting = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ics_registered = False
+        self._source: KafkaPmSource | None = None
         self._checks = {"enactor": False, "nephio_repo": False, "kafka": False}
 
     def readiness(self) -> Mapping[str, bool]:
@@ -134,12 +135,14 @@ class Runtime:
         )
         try:
             self._checks["kafka"] = True
+            self._source = source
             topics = ", ".join([k.topic, *k.topics])
             log.info("consuming %s from %s as group %s", topics, k.bootstrap, k.group_id)
             async for batch in source.batches():
                 await self.handle(batch)
         finally:
             self._checks["kafka"] = False
+            self._source = None
             await source.stop()
 
     def spawn(self, work: Awaitable[object], *, name: str) -> None:
@@ -206,6 +209,29 @@ class Runtime:
                 return []
             with self.metrics.decide_seconds.time():
                 return await self.decide(closed[-1])
+
+    async def offer(self, batch: PmBatch) -> None:
+        """Take PM in from a push source (the VES listener, a watched or fetched file).
+
+        Returns once the batch is in state, so the sender can be answered at once; a ROP it
+        closed is decided in the background, and only while the Kafka stream is caught up: a
+        pushed ROP must not trigger a decision on state that a backlog is still filling.
+        """
+        async with self._accepting:
+            closed = await asyncio.to_thread(self.ingest, batch)
+        self.metrics.rops_closed.inc(len(closed))
+        if closed and await self.caught_up():
+            self.spawn(self._decide_alone(closed[-1]), name=f"decide {closed[-1]}")
+
+    async def caught_up(self) -> bool:
+        """Whether the Kafka stream has been read to its end (False before it is consumed)."""
+        source = self._source
+        return source is not None and await source.caught_up()
+
+    async def _decide_alone(self, rop: pd.Timestamp) -> None:
+        async with self._accepting:  # state has one user at a time
+            with self.metrics.decide_seconds.time():
+                await self.decide(rop)
 
     def ingest(self, batch: PmBatch) -> list[pd.Timestamp]:
         if not len(batch):

@@ -16,13 +16,15 @@ src/main/java/org/onap/dcae/restapi/VesRestController.java and ApiException.java
   The exception type key is ``ServiceException``/``PolicyException`` (UpperCamel) because that is
   what the collector sends (its ApiExceptionTest pins it), although the VES specification prints
   it in lowerCamel; ``variables`` is left out when empty, as the collector does.
-- 202 Accepted with an empty body once the sink has taken the batch; 503 (``SVC1000``) when the
-  sink fails, so that the sender retries; 413 (``SVC2000``) for a body over the limit; 415 for a
-  content type other than JSON (the collector answers 400 there).
+- 202 Accepted with an empty body once the sink has taken the batch (the rApp's sink returns
+  once the PM is in state and the alarms are applied, before any decision is made); 503
+  (``SVC1000``) when the sink fails, so that the sender retries; 413 (``SVC2000``) for a body
+  over the limit; 415 for a content type other than JSON (the collector answers 400 there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -94,25 +96,11 @@ def ves_router(
                 "The following service error occurred: %1. Error code is %2",
                 ["Request Entity Too Large", "413"],
             )
-        try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-            return _bad(f"Incorrect JSON payload: {err}")
-        if not isinstance(doc, dict):
-            return _bad(f"Incorrect JSON payload: a {type(doc).__name__}, not an object")
-        other = "eventList" if kind == "event" else "event"
-        if kind not in doc:
-            where = "/eventListener/v7/eventBatch" if other == "eventList" else "/eventListener/v7"
-            hint = f"; send {other!r} payloads to {where}" if other in doc else ""
-            return _bad(f"payload has no {kind!r}{hint}", "$")
-        try:
-            validate_ves(doc)
-        except SchemaError as err:
-            return _bad(f"JSON does not conform to schema: {err.reason}", err.path)
-        try:
-            batch = decode_ves(doc, received_at=datetime.now(UTC))
-        except DecodeError as err:
-            return _bad(err.reason)
+        # parsing, the schema and decoding take long for a large batch: not on the event loop
+        parsed = await asyncio.to_thread(_parse, body, kind)
+        if isinstance(parsed, Response):
+            return parsed
+        batch = parsed
         try:
             await sink(batch)
         except Exception:
@@ -146,6 +134,29 @@ def ves_router(
         return await handle(request, "eventList")
 
     return router
+
+
+def _parse(body: bytes, kind: str) -> VesBatch | JSONResponse:
+    """The body as a VesBatch, or the 400 that says why it is not one."""
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        return _bad(f"Incorrect JSON payload: {err}")
+    if not isinstance(doc, dict):
+        return _bad(f"Incorrect JSON payload: a {type(doc).__name__}, not an object")
+    other = "eventList" if kind == "event" else "event"
+    if kind not in doc:
+        where = "/eventListener/v7/eventBatch" if other == "eventList" else "/eventListener/v7"
+        hint = f"; send {other!r} payloads to {where}" if other in doc else ""
+        return _bad(f"payload has no {kind!r}{hint}", "$")
+    try:
+        validate_ves(doc)
+    except SchemaError as err:
+        return _bad(f"JSON does not conform to schema: {err.reason}", err.path)
+    try:
+        return decode_ves(doc, received_at=datetime.now(UTC))
+    except DecodeError as err:
+        return _bad(err.reason)
 
 
 def _authorised(request: Request, user: bytes, pw: bytes) -> bool:

@@ -243,7 +243,7 @@ class KafkaPmSource:
                 batch=batch,
                 records=len(records),
                 dead_lettered=len(failures),
-                caught_up=await self._caught_up(),
+                caught_up=await self.caught_up(),
                 commit=self._committer(offsets),
             )
 
@@ -298,7 +298,8 @@ class KafkaPmSource:
 
         return commit
 
-    async def _caught_up(self) -> bool:
+    async def caught_up(self) -> bool:
+        """Whether every assigned partition has been read to its last known offset."""
         for tp in self._consumer.assignment():
             high = self._consumer.highwater(tp)
             if high is None or await self._consumer.position(tp) < high:
