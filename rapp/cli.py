@@ -46,7 +46,7 @@ def serve(config: ConfigOption = None) -> None:
 
     from rapp.enact.nephio import PublishError
     from rapp.policy import PolicyError
-    from rapp.runtime import serve as run
+    from rapp.serve import serve as run
     from rapp.telemetry import DeadLetterError
 
     try:

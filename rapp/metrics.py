@@ -18,8 +18,22 @@ class LoopMetrics:
             "PM counter rows taken into cell state, from any source",
             registry=self.registry,
         )
+        self.pm_rows_skipped = Counter(
+            "rapp_pm_rows_skipped",
+            "PM rows not taken into cell state, by reason: granularity (not the ROP length the "
+            "loop models), too_old (older than the retention window), unconfirmed_jump (a period "
+            "end far past the stream that the stream did not follow)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.dead_letters = Counter(
             "rapp_dead_letters", "Records sent to the dead-letter topic", registry=self.registry
+        )
+        self.file_ready = Counter(
+            "rapp_file_ready",
+            "File-ready notifications entering a state: pending (taken on), done, failed",
+            ["state"],
+            registry=self.registry,
         )
         self.rops_closed = Counter(
             "rapp_rops_closed", "ROPs closed in cell state", registry=self.registry

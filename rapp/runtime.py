@@ -12,27 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import pandas as pd
-import uvicorn
 from aiokafka.errors import KafkaConnectionError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
 from rapp import intake
 from rapp.alarms import AlarmBook
-from rapp.api import create_app
-from rapp.api.ves import ves_router
 from rapp.config import Settings
 from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
 from rapp.enact.nephio import PublishError, redact_url
-from rapp.enact.packages import PackageError, read_capacity
 from rapp.metrics import LoopMetrics
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
+from rapp.peers import until_up
 from rapp.planner import Planner, Topology
 from rapp.policy import RegoPolicyEngine
 from rapp.state import CellState
@@ -94,6 +89,7 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ics_registered = False
         self._source: KafkaPmSource | None = None
+        self._warned_granularities: set[int] = set()
         self._checks = {"enactor": False, "nephio_repo": False, "kafka": False}
 
     def readiness(self) -> Mapping[str, bool]:
@@ -107,16 +103,16 @@ class Runtime:
         """
         await asyncio.to_thread(launch, self.settings.enact)
         self._checks["enactor"] = True
-        self.capacity = await _until_up(
+        self.capacity = await until_up(
             f"Nephio repository {redact_url(self.settings.nephio.remote)}",
-            lambda: asyncio.to_thread(self._read_capacities),
+            lambda: asyncio.to_thread(self.enactor.capacities),
             lambda exc: isinstance(exc, PublishError) and exc.transient,
         )
         self._checks["nephio_repo"] = True
         self.planner.recall(await asyncio.to_thread(self.journal.latest_by_target))
         await self._resume()
         if self.settings.ics.enabled:
-            await _until_up(
+            await until_up(
                 f"ICS at {self.settings.ics.url}",
                 lambda: intake.register_ics(self.settings),
                 intake.ics_transient,
@@ -128,7 +124,7 @@ class Runtime:
 
     async def _consume_kafka(self) -> None:
         k = self.settings.kafka
-        source = await _until_up(
+        source = await until_up(
             f"Kafka at {k.bootstrap}",
             self._open_source,
             lambda exc: isinstance(exc, KafkaConnectionError | OSError),
@@ -234,19 +230,44 @@ class Runtime:
                 await self.decide(rop)
 
     def ingest(self, batch: PmBatch) -> list[pd.Timestamp]:
+        """Map counters, derive KPIs and store them; returns the ROPs this closed.
+
+        The loop models one ROP length, the first one it sees (the most common in that batch):
+        rows of another granularity (a node on 5-min ROPs beside 15-min ones) are counted and
+        skipped, not bucketed into ROPs of the wrong length."""
         if not len(batch):
             return []
         batch = self.counter_map.apply(batch)
         self.metrics.pm_rows.inc(len(batch))
+        grans = batch.frame["granularity_s"]
         if self.state is None:
             self.state = CellState(
                 [self.settings.planner.kpi],
-                granularity_s=int(batch.frame["granularity_s"].iloc[0]),
+                granularity_s=int(grans.mode().iloc[0]),
                 retention=max(self.settings.forecast.fit_window, 2),
             )
+        other = grans.to_numpy() != self.state.granularity_s
+        if other.any():
+            self._skip_granularities(grans[other])
+            batch = PmBatch(batch.frame[~other].reset_index(drop=True))
+        before = self.state.skipped.copy()
         closed = self.state.ingest(derive_kpis(batch))
+        for reason, rows in (self.state.skipped - before).items():
+            self.metrics.pm_rows_skipped.labels(reason).inc(rows)
         self.metrics.cells.set(len(self.state.cells))
         return closed
+
+    def _skip_granularities(self, grans: pd.Series) -> None:
+        for gran, rows in grans.value_counts().items():
+            self.metrics.pm_rows_skipped.labels("granularity").inc(rows)
+            if gran not in self._warned_granularities:
+                self._warned_granularities.add(gran)
+                log.warning(
+                    "skipping PM of %ss granularity: the loop models %ss ROPs (counted in "
+                    'rapp_pm_rows_skipped_total{reason="granularity"}; warned once)',
+                    gran,
+                    self.state.granularity_s if self.state else "?",
+                )
 
     async def decide(self, rop: pd.Timestamp) -> list[Decision]:
         """Forecast, plan, gate, journal and start enacting, for one closed ROP."""
@@ -296,7 +317,7 @@ class Runtime:
             decision = self._in_flight.pop(decision_id)
             if outcome.state is not OutcomeState.ENACTED:
                 self.capacity[decision.target] = await asyncio.to_thread(
-                    self._read_capacity, decision.target, decision.capacity_from
+                    self.enactor.capacity, decision.target, decision.capacity_from
                 )
 
     async def _resume(self) -> None:
@@ -325,25 +346,6 @@ class Runtime:
             if self.journal.outcome(decision.id) is None:
                 self.journal.record_outcome(outcome)
 
-    def _read_capacity(self, target: str, fallback: str) -> str:
-        try:
-            return read_capacity(self.enactor.packages.read(target)).max_downlink
-        except (PackageError, PublishError) as exc:
-            log.warning("cannot read the capacity of %s, assuming %s: %s", target, fallback, exc)
-            return fallback
-
-    def _read_capacities(self) -> dict[str, str]:
-        """Current capacity of every NF package, read from the deployment repository."""
-        repo = self.enactor.packages
-        capacity: dict[str, str] = {}
-        for package in repo.packages():
-            try:
-                capacity[package] = read_capacity(repo.read(package)).max_downlink
-            except PackageError as exc:
-                log.warning("package %s has no readable capacity: %s", package, exc)
-        log.info("read capacity of %d NF packages", len(capacity))
-        return capacity
-
     async def aclose(self) -> None:
         """Stop side tasks, deregister from ICS, shut DBOS down, close the journal."""
         for task in list(self._tasks):
@@ -355,78 +357,3 @@ class Runtime:
         if self._checks["enactor"]:
             await asyncio.to_thread(shutdown)
         self.journal.close()
-
-
-async def _until_up(
-    what: str, attempt: Callable[[], Awaitable[T]], transient: Callable[[BaseException], bool]
-) -> T:
-    """``attempt()`` until it succeeds, with capped exponential backoff, while its failures are
-    ``transient`` (a peer still starting); anything else (bad credentials, a wrong URL) is raised
-    at once so the operator sees it instead of a process that waits forever."""
-
-    def waiting(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "waiting for %s: %s (attempt %d, next in %.0fs)",
-            what,
-            str(exc).splitlines()[0] if exc else "?",
-            state.attempt_number,
-            state.upcoming_sleep,
-        )
-
-    async for try_ in AsyncRetrying(
-        retry=retry_if_exception(transient),
-        wait=wait_exponential(multiplier=1, max=30),
-        before_sleep=waiting,
-        reraise=True,
-    ):
-        with try_:
-            return await attempt()
-    raise AssertionError("unreachable: AsyncRetrying either returns or raises")
-
-
-async def serve(settings: Settings) -> None:
-    """Run the loop and the API until SIGINT/SIGTERM; shut both down cleanly."""
-    runtime = Runtime(settings)
-    v = settings.ves
-    app = create_app(
-        runtime.journal,
-        runtime.readiness,
-        runtime.metrics.registry,
-        ves=ves_router(
-            intake.ves_sink(runtime),
-            username=v.username,
-            password=v.password,
-            max_bytes=v.max_bytes,
-        )
-        if v.enabled
-        else None,
-        alarms=runtime.alarms,
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
-        )
-    )
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    log.info("API on http://%s:%d", settings.api.host, settings.api.port)
-    tasks = {
-        asyncio.create_task(runtime.run(), name="loop"),
-        asyncio.create_task(server.serve(), name="api"),
-        asyncio.create_task(stop.wait(), name="stop"),
-    }
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task.get_name() == "loop" and task.exception():
-                raise task.exception()  # type: ignore[misc]
-    finally:
-        server.should_exit = True
-        for task in tasks:
-            if task.get_name() != "api":
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await runtime.aclose()

@@ -3,23 +3,36 @@
 One float32 matrix per KPI, cells down and ROP slots across, so a forecast over every cell is one
 slice and one ROP of new data is one fancy-indexed assignment: no per-cell Python work, and memory
 that does not grow with uptime (100k cells x 3 days of 15-min ROPs x 1 KPI is ~115 MB).
+
+Time jumps: one record with a junk period end far in the future (a node with a bad clock, a
+converter's garbage) would move the newest ROP there, close every open ROP early and push all
+real data out of the retention window, for good. So the state takes a jump of more than
+``max_jump`` ROPs past what it has (or a gap that size inside one batch) only once a second
+batch confirms it (half the known cells report past it, or it spans two ROPs while the old
+time line is silent); until then the rows are held. If the stream instead goes on where it was
+(a new ROP opens on the old time line), the held rows are dropped and counted in ``skipped``.
+The very first batch has nothing to be compared with: if it is all junk, the state starts there.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 _NO_ROP = np.iinfo(np.int64).min
+log = logging.getLogger(__name__)
 
 
 class CellState:
     """Ring buffers of KPIs per cell, keyed by ROP number (period end // granularity).
 
     A ROP is *closed* once every known cell has reported it, or once a later ROP has started to
-    arrive (reports are ordered per gNB, so a later ROP means the earlier one is done).
+    arrive (reports are ordered per gNB, so a later ROP means the earlier one is done). A period
+    end is placed in the nearest ROP, so a few seconds of clock skew do not shift it.
     """
 
     def __init__(
@@ -29,9 +42,16 @@ class CellState:
         granularity_s: int = 900,
         retention: int = 288,
         initial_cells: int = 1024,
+        max_jump: int = 4,
     ) -> None:
         if retention < 2:
             raise ValueError("retention must hold at least two ROPs")
+        if granularity_s < 1:
+            raise ValueError(
+                f"granularity must be a positive number of seconds, not {granularity_s}"
+            )
+        if max_jump < 1:
+            raise ValueError("max_jump must be at least one ROP")
         self.kpis = tuple(kpis)
         self.granularity_s = int(granularity_s)
         self.retention = int(retention)
@@ -46,6 +66,11 @@ class CellState:
         """Every ROP up to this one has closed: late reports still fill history, but do not
         close (and so trigger decisions about) the same ROP twice."""
         self._latest = _NO_ROP
+        self.max_jump = int(max_jump)
+        self._held: pd.DataFrame | None = None
+        """Rows past a time jump, waiting for a second batch to confirm it."""
+        self.skipped: Counter[str] = Counter()
+        """Rows not taken, by reason (``too_old``, ``unconfirmed_jump``)."""
 
     @property
     def cells(self) -> pd.Index:
@@ -62,10 +87,14 @@ class CellState:
         """
         if kpis.empty:
             return []
+        kpis = self._past_jumps(kpis)
+        if kpis.empty:
+            return []
         cells = kpis.index.get_level_values(0)
         rops = self._rop_numbers(kpis.index.get_level_values(1))
         keep = rops > max(self._latest, _NO_ROP + self.retention) - self.retention
         if not keep.all():
+            self.skipped["too_old"] += int((~keep).sum())
             kpis, cells, rops = kpis[keep], cells[keep], rops[keep]
             if kpis.empty:
                 return []
@@ -81,6 +110,69 @@ class CellState:
         self._latest = max(self._latest, int(rops.max()))
         self._open.update(int(r) for r in np.unique(rops) if r > self._closed_upto)
         return self._close()
+
+    def _past_jumps(self, kpis: pd.DataFrame) -> pd.DataFrame:
+        """The rows to take now: rows past a jump are held back until the jump is confirmed
+        (then they are taken with this batch) or refuted (then they are dropped)."""
+        rops = self._rop_numbers(kpis.index.get_level_values(1))
+        jump = self._jump_from(np.unique(rops))
+        if jump is None:
+            now, ahead = kpis, None
+        else:
+            now, ahead = kpis[rops < jump], kpis[rops >= jump]
+        if self._held is not None and self._opens_rop(now):
+            held = self._held
+            self._held = None
+            self.skipped["unconfirmed_jump"] += len(held)
+            log.warning(
+                "dropped %d PM rows from %s: a jump past %s that the stream did not follow",
+                len(held),
+                held.index.get_level_values(1).min(),
+                self.latest_rop,
+            )
+        if ahead is None:
+            return now
+        held = ahead if self._held is None else pd.concat([self._held, ahead])
+        if self._confirmed(held, now):
+            self._held = None
+            log.warning(
+                "PM time jumped from %s to %s (%d rows, %d cells past the jump)",
+                self.latest_rop,
+                held.index.get_level_values(1).min(),
+                len(held),
+                held.index.get_level_values(0).nunique(),
+            )
+            return pd.concat([now, held])
+        if self._held is None:
+            log.warning(
+                "holding %d PM rows from %s: more than %d ROPs past the data before them",
+                len(ahead),
+                ahead.index.get_level_values(1).min(),
+                self.max_jump,
+            )
+        self._held = held
+        return now
+
+    def _confirmed(self, held: pd.DataFrame, now: pd.DataFrame) -> bool:
+        """A jump is real once half the known cells report past it, or once it spans two ROPs
+        while the old time line stayed silent: one node's bad clock does neither."""
+        known = len(self._cells.union(now.index.get_level_values(0).unique()))
+        if known == 0 or held.index.get_level_values(0).nunique() * 2 >= known:
+            return True
+        return len(np.unique(self._rop_numbers(held.index.get_level_values(1)))) >= 2
+
+    def _jump_from(self, rops: np.ndarray) -> int | None:
+        """The first ROP (of sorted unique ``rops``) more than ``max_jump`` past what precedes it
+        (the newest ROP in state, or the ROP before it in this batch)."""
+        start = self._latest if self._latest != _NO_ROP else int(rops[0])
+        front = np.maximum.accumulate(np.concatenate(([start], rops)))[:-1]
+        gaps = np.flatnonzero(rops > front + self.max_jump)
+        return None if not len(gaps) else int(rops[gaps[0]])
+
+    def _opens_rop(self, kpis: pd.DataFrame) -> bool:
+        if kpis.empty:
+            return False
+        return bool((self._rop_numbers(kpis.index.get_level_values(1)) > self._latest).any())
 
     def window(self, kpi: str, end: pd.Timestamp, length: int) -> np.ndarray:
         """KPI values of every cell for the ``length`` ROPs ending at ``end``: (cells, length).
@@ -142,10 +234,12 @@ class CellState:
 
     def _rop_numbers(self, times: pd.Index) -> np.ndarray:
         ns = pd.DatetimeIndex(times).as_unit("ns").asi8
-        return ns // (self.granularity_s * 1_000_000_000)
+        step = self.granularity_s * 1_000_000_000
+        return (ns + step // 2) // step
 
     def _rop_number(self, time: pd.Timestamp) -> int:
-        return int(pd.Timestamp(time).as_unit("ns").value // (self.granularity_s * 1_000_000_000))
+        step = self.granularity_s * 1_000_000_000
+        return int((pd.Timestamp(time).as_unit("ns").value + step // 2) // step)
 
     def _to_time(self, rop: int) -> pd.Timestamp:
         return pd.Timestamp(rop * self.granularity_s, unit="s", tz="UTC")

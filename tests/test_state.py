@@ -69,3 +69,64 @@ def test_a_late_report_fills_history_but_does_not_close_its_rop_again():
     assert state.ingest(frame(["b"], "2026-01-01T00:30Z", [4])) == []  # late, already closed
     window = state.window(PRB_UTIL_DL, pd.Timestamp("2026-01-01T00:45Z"), 2)
     np.testing.assert_array_equal(window[1], [4, 6])
+
+
+def _network(end: str, n: int = 10, value: float = 50.0) -> pd.DataFrame:
+    return frame([f"c{i}" for i in range(n)], end, [value] * n)
+
+
+def test_a_junk_future_time_from_one_node_is_held_then_dropped():
+    """One node's bad clock must not close open ROPs early or push real data out of retention."""
+    state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=8)
+    assert state.ingest(_network("2026-01-01T00:15Z")) == [pd.Timestamp("2026-01-01T00:15Z")]
+    partial = frame(["c0", "c1"], "2026-01-01T00:30Z", [1, 2])
+    junk = frame(["c9"], "2099-01-01T00:00Z", [99])
+    assert state.ingest(pd.concat([partial, junk])) == []  # 00:30 stays open
+    assert state.latest_rop == pd.Timestamp("2026-01-01T00:30Z")
+    assert state.ingest(frame(["c9"], "2099-01-01T00:00Z", [99])) == []  # same node again
+    assert state.skipped["unconfirmed_jump"] == 0  # still held
+    # the stream goes on where it was: the rest of 00:30 then 00:45 opens
+    assert state.ingest(_network("2026-01-01T00:30Z")) == [pd.Timestamp("2026-01-01T00:30Z")]
+    state.ingest(frame(["c0"], "2026-01-01T00:45Z", [3]))
+    assert state.skipped["unconfirmed_jump"] == 2
+    assert state.latest_rop == pd.Timestamp("2026-01-01T00:45Z")
+    window = state.window(PRB_UTIL_DL, pd.Timestamp("2026-01-01T00:45Z"), 3)
+    np.testing.assert_array_equal(window[0], [50, 50, 3])
+
+
+def test_a_real_jump_is_taken_once_most_cells_report_past_it():
+    """After a collection outage the whole network resumes hours later: that is a real jump."""
+    state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=8)
+    state.ingest(_network("2026-01-01T00:15Z"))
+    assert state.ingest(_network("2026-01-01T06:00Z", n=3)) == []  # 3 of 10 cells: held
+    closed = state.ingest(frame([f"c{i}" for i in range(3, 10)], "2026-01-01T06:00Z", [7] * 7))
+    assert state.latest_rop == pd.Timestamp("2026-01-01T06:00Z")
+    assert closed == [pd.Timestamp("2026-01-01T06:00Z")]  # every cell has reported it
+    np.testing.assert_array_equal(
+        state.window(PRB_UTIL_DL, pd.Timestamp("2026-01-01T06:00Z"), 1)[:, 0], [50] * 3 + [7] * 7
+    )
+    assert sum(state.skipped.values()) == 0
+
+
+def test_a_backlog_batch_spanning_several_rops_is_no_jump():
+    state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=16)
+    state.ingest(_network("2026-01-01T00:15Z"))
+    backlog = pd.concat([_network(f"2026-01-01T{h:02d}:{m:02d}Z") for h in (0, 1) for m in (0, 30)])
+    backlog = backlog[backlog.index.get_level_values(1) > pd.Timestamp("2026-01-01T00:15Z")]
+    closed = state.ingest(pd.concat([backlog, _network("2026-01-01T02:00Z")]))
+    assert state.latest_rop == pd.Timestamp("2026-01-01T02:00Z")
+    assert closed[-1] == pd.Timestamp("2026-01-01T02:00Z")
+
+
+def test_period_ends_a_few_seconds_off_land_in_their_rop():
+    state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=8)
+    state.ingest(frame(["a"], "2026-01-01T00:14:58Z", [1]))
+    state.ingest(frame(["b"], "2026-01-01T00:15:03Z", [2]))
+    window = state.window(PRB_UTIL_DL, pd.Timestamp("2026-01-01T00:15Z"), 1)
+    np.testing.assert_array_equal(window[:, 0], [1, 2])
+
+
+@pytest.mark.parametrize("bad", [{"granularity_s": 0}, {"max_jump": 0}, {"retention": 1}])
+def test_bad_parameters_are_refused(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        CellState([PRB_UTIL_DL], **bad)

@@ -25,7 +25,7 @@ from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import PRB_UTIL_DL, Decision, Outcome, OutcomeState
 from rapp.enact.a1 import A1Client, A1Error, A1Policy
 from rapp.enact.nephio import GitPackageRepo, PublishError
-from rapp.enact.packages import read_capacity, set_capacity
+from rapp.enact.packages import PackageError, read_capacity, set_capacity
 from rapp.quantity import format_quantity, parse_quantity
 from rapp.store import Journal
 
@@ -126,6 +126,25 @@ class Enactor(DBOSConfiguredInstance):
     @property
     def packages(self) -> GitPackageRepo:
         return self._packages
+
+    def capacities(self) -> dict[str, str]:
+        """Current (downlink) capacity of every NF package in the deployment repository."""
+        capacity: dict[str, str] = {}
+        for package in self._packages.packages():
+            try:
+                capacity[package] = read_capacity(self._packages.read(package)).max_downlink
+            except PackageError as exc:
+                log.warning("package %s has no readable capacity: %s", package, exc)
+        log.info("read capacity of %d NF packages", len(capacity))
+        return capacity
+
+    def capacity(self, target: str, fallback: str) -> str:
+        """Current capacity of ``target``, or ``fallback`` when it cannot be read."""
+        try:
+            return read_capacity(self._packages.read(target)).max_downlink
+        except (PackageError, PublishError) as exc:
+            log.warning("cannot read the capacity of %s, assuming %s: %s", target, fallback, exc)
+            return fallback
 
     async def start(self, decision: Decision) -> None:
         """Queue the workflow of ``decision`` (or find it queued); returns once it is durable."""

@@ -1,0 +1,41 @@
+"""Waiting for peers at start-up: a peer that is still starting is waited for with backoff; a
+peer that refuses us (bad credentials, a wrong URL) stops the process at once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
+
+log = logging.getLogger("rapp.runtime")
+T = TypeVar("T")
+
+
+async def until_up(
+    what: str, attempt: Callable[[], Awaitable[T]], transient: Callable[[BaseException], bool]
+) -> T:
+    """``attempt()`` until it succeeds, with capped exponential backoff, while its failures are
+    ``transient`` (a peer still starting); anything else (bad credentials, a wrong URL) is raised
+    at once so the operator sees it instead of a process that waits forever."""
+
+    def waiting(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "waiting for %s: %s (attempt %d, next in %.0fs)",
+            what,
+            str(exc).splitlines()[0] if exc else "?",
+            state.attempt_number,
+            state.upcoming_sleep,
+        )
+
+    async for try_ in AsyncRetrying(
+        retry=retry_if_exception(transient),
+        wait=wait_exponential(multiplier=1, max=30),
+        before_sleep=waiting,
+        reraise=True,
+    ):
+        with try_:
+            return await attempt()
+    raise AssertionError("unreachable: AsyncRetrying either returns or raises")

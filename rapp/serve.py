@@ -1,0 +1,64 @@
+"""The process: the loop and the API side by side until SIGINT/SIGTERM, then a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+
+from rapp import intake
+from rapp.api import create_app
+from rapp.api.ves import ves_router
+from rapp.config import Settings
+from rapp.runtime import Runtime
+
+log = logging.getLogger("rapp.runtime")
+
+
+async def serve(settings: Settings) -> None:
+    """Run the loop and the API until SIGINT/SIGTERM; shut both down cleanly."""
+    runtime = Runtime(settings)
+    v = settings.ves
+    app = create_app(
+        runtime.journal,
+        runtime.readiness,
+        runtime.metrics.registry,
+        ves=ves_router(
+            intake.ves_sink(runtime),
+            username=v.username,
+            password=v.password,
+            max_bytes=v.max_bytes,
+        )
+        if v.enabled
+        else None,
+        alarms=runtime.alarms,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
+        )
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    log.info("API on http://%s:%d", settings.api.host, settings.api.port)
+    tasks = {
+        asyncio.create_task(runtime.run(), name="loop"),
+        asyncio.create_task(server.serve(), name="api"),
+        asyncio.create_task(stop.wait(), name="stop"),
+    }
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.get_name() == "loop" and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        server.should_exit = True
+        for task in tasks:
+            if task.get_name() != "api":
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runtime.aclose()

@@ -1,0 +1,120 @@
+"""How the runtime takes PM in, in process: ordering against the commit, granularity, time jumps,
+and push sources that must not decide while Kafka is behind.
+
+One ``Runtime`` per process (its enactor is a DBOS class instance), so the module shares one and
+each test starts from an empty cell state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rapp.config import Settings
+from rapp.domain import PmBatch
+from rapp.runtime import Runtime
+from rapp.telemetry.kafka import SourceBatch
+
+END = pd.Timestamp("2026-03-02T10:00Z")
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    d: Path = tmp_path_factory.mktemp("runtime")
+    settings = Settings(
+        store={"url": f"sqlite:///{d}/journal.sqlite"},
+        nephio={"remote": str(d / "deploy.git"), "workdir": str(d / "work")},
+        enact={"system_database_url": f"sqlite:///{d}/dbos.sqlite"},
+    )
+    rt = Runtime(settings)
+    yield rt
+    rt.decode_pool.close()
+    rt.journal.close()
+
+
+@pytest.fixture
+def fresh(runtime: Runtime) -> Runtime:
+    runtime.state = None
+    runtime._warned_granularities.clear()
+    return runtime
+
+
+def pm(cells: int, end: pd.Timestamp, gran: int = 900, used: float = 50.0) -> PmBatch:
+    """Every cell's PRB counters for one period (the KPI the planner uses: PRB use DL)."""
+    names = [f"ManagedElement=me,NRCellDU={i}" for i in range(cells)]
+    counters = ["RRU.PrbUsedDl", "RRU.PrbAvailDl"]
+    n = cells * len(counters)
+    return PmBatch(
+        pd.DataFrame(
+            {
+                "cell": np.repeat(names, len(counters)).astype(object),
+                "period_end": pd.DatetimeIndex([end] * n).as_unit("ns"),
+                "granularity_s": np.full(n, gran, dtype=np.int32),
+                "counter": counters * cells,
+                "value": np.tile([used, 100.0], cells),
+                "suspect": np.zeros(n, dtype=bool),
+            }
+        )
+    )
+
+
+def skipped(rt: Runtime, reason: str) -> float:
+    return (
+        rt.metrics.registry.get_sample_value("rapp_pm_rows_skipped_total", {"reason": reason})
+        or 0.0
+    )
+
+
+async def test_a_kafka_batch_is_in_state_before_its_offsets_are_committed(fresh: Runtime) -> None:
+    seen_at_commit: list[int] = []
+
+    async def commit() -> bool:
+        assert fresh.state is not None
+        seen_at_commit.append(len(fresh.state.cells))
+        return True
+
+    batch = SourceBatch(pm(6, END), records=2, dead_lettered=0, caught_up=False, commit=commit)
+    assert await fresh.handle(batch) == []  # behind (caught_up False): no decision
+    assert seen_at_commit == [6]
+    window = fresh.state.window("prb_util_dl", END, 1) if fresh.state else None
+    assert window is not None
+    np.testing.assert_allclose(window[:, 0], 50.0)
+
+
+async def test_pm_of_another_granularity_is_skipped_and_counted(fresh: Runtime) -> None:
+    before = skipped(fresh, "granularity")
+    mixed = PmBatch.concat([pm(4, END), pm(2, END + pd.Timedelta(minutes=5), gran=300)])
+    fresh.ingest(mixed)
+    assert fresh.state is not None
+    assert fresh.state.granularity_s == 900
+    assert len(fresh.state.cells) == 4  # the 5-min rows were not bucketed into 15-min ROPs
+    assert skipped(fresh, "granularity") - before == 4  # 2 cells x 2 counters
+    fresh.ingest(pm(2, END + pd.Timedelta(minutes=10), gran=300))
+    assert skipped(fresh, "granularity") - before == 8
+
+
+async def test_a_junk_future_record_is_counted_once_the_stream_moves_on(fresh: Runtime) -> None:
+    before = skipped(fresh, "unconfirmed_jump")
+    fresh.ingest(pm(8, END))
+    junk = pm(1, pd.Timestamp("2099-01-01T00:00Z"))
+    assert fresh.ingest(junk) == []
+    assert fresh.state is not None
+    assert fresh.state.latest_rop == END
+    assert fresh.ingest(pm(8, END + pd.Timedelta(minutes=15))) == [END + pd.Timedelta(minutes=15)]
+    assert skipped(fresh, "unconfirmed_jump") - before == 1  # the junk cell's one KPI row
+
+
+async def test_push_sources_fill_state_but_do_not_decide_while_kafka_is_not_read(
+    fresh: Runtime,
+) -> None:
+    """No Kafka source yet (as at start-up, before the backlog is read): not caught up."""
+    assert not await fresh.caught_up()
+    await fresh.offer(pm(3, END))
+    await fresh.offer(pm(3, END + pd.Timedelta(minutes=15)))
+    assert fresh.state is not None
+    assert fresh.state.latest_rop == END + pd.Timedelta(minutes=15)
+    assert not fresh._tasks  # no decision was spawned
