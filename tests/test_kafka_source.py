@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -473,3 +474,48 @@ async def test_reads_topics_produced_with_each_compression_type(
         batches = await _drain(source, len(good))
     assert sum(b.dead_lettered for b in batches) == 0
     assert set(pd.concat([b.batch.frame for b in batches])["cell"]) == set(network.cell_ids)
+
+
+async def test_an_idle_stream_read_to_its_end_is_caught_up(
+    broker: Broker, network: Network
+) -> None:
+    """Push sources decide only while Kafka is caught up: a quiet topic must count as caught up
+    once read, and again once new records are read."""
+    topic = await _topic(broker.bootstrap, partitions=2)
+    source = KafkaPmSource(
+        bootstrap=broker.bootstrap,
+        topic=topic,
+        group_id="g-idle",
+        dlq_topic=f"{topic}-dlq",
+        poll_timeout_ms=100,
+        **FAST_GROUP,
+    )
+    read: list[SourceBatch] = []
+
+    async def reader() -> None:
+        async for batch in source.batches():
+            read.append(batch)
+
+    async def until(predicate: Callable[[], Awaitable[bool]]) -> None:
+        async with asyncio.timeout(20):
+            while not await predicate():  # noqa: ASYNC110 - the broker has no event to wait on
+                await asyncio.sleep(0.05)
+
+    async with source:
+        assert not await source.caught_up()  # nothing assigned or fetched yet
+        task = asyncio.create_task(reader())
+        try:
+            await until(source.caught_up)
+            records = rop_reports(network, END)
+            await _produce(broker.bootstrap, topic, records)
+
+            async def all_read() -> bool:
+                return sum(b.records for b in read) == len(records)
+
+            await until(all_read)
+            assert read[-1].caught_up
+            assert await source.caught_up()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
