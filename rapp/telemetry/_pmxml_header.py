@@ -23,6 +23,8 @@ from rapp.telemetry._ranpm_errors import DecodeError
 _ROOTS = {"measCollecFile": "TS 32.435", "measDataFile": "TS 28.532"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+_US_MIN = 631_152_000_000_000  # 1990-01-01T00:00:00Z: the bounds the JSON and VES codecs use
+_US_MAX = 4_102_444_800_000_000  # 2100-01-01T00:00:00Z
 _DATETIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?", re.ASCII)
 _DURATION = re.compile(
     r"P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d*)?)S)?)?", re.ASCII
@@ -203,6 +205,10 @@ def _end_us(text: str, where: str) -> int:
     except ValueError as err:
         raise DecodeError(f"granPeriod endTime {text!r} of {where}: {err}") from None
     us = (ts - _EPOCH) // _US
+    if not (_US_MIN <= us <= _US_MAX):
+        raise DecodeError(
+            f"granPeriod endTime {text!r} of {where} is outside 1990-2100: not a PM period"
+        )
     if len(_END_CACHE) < 4096:
         _END_CACHE[text] = us
     return us

@@ -98,7 +98,7 @@ def fault_supervision_alarm(header: Mapping, data: Mapping) -> Alarm:
     """The ``Alarm`` of a TS 28.532 alarm notification (``stndDefinedFields.data``)."""
     where = "stndDefinedFields.data"
     kind = data.get("notificationType")
-    if kind not in _ALARM_NOTIFICATIONS:
+    if not isinstance(kind, str) or kind not in _ALARM_NOTIFICATIONS:
         raise DecodeError(
             f"{where}.notificationType is {short(kind)}, expected one of "
             + ", ".join(sorted(_ALARM_NOTIFICATIONS))
