@@ -9,6 +9,7 @@ Every value has an embedded default that runs the loop on one machine against th
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydantic_settings import (
 )
 
 from rapp.domain import PRB_UTIL_DL
+from rapp.telemetry.fetch import AllowList, parse_host_entry
 
 
 class KafkaSettings(BaseModel):
@@ -41,6 +43,13 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: str | None = None
     sasl_plain_username: str | None = None
     sasl_plain_password: str | None = None
+    ssl_cafile: Path | None = None
+    """CA bundle the brokers' certificates are checked against (SSL, SASL_SSL); system CAs
+    when unset."""
+    ssl_certfile: Path | None = None
+    """Client certificate (PEM) for mutual TLS, with ``ssl_keyfile``."""
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
 
     def security(self) -> dict[str, Any]:
         """aiokafka keyword arguments for TLS/SASL, only the ones that are set."""
@@ -49,9 +58,18 @@ class KafkaSettings(BaseModel):
             "sasl_plain_username": self.sasl_plain_username,
             "sasl_plain_password": self.sasl_plain_password,
         }
-        return {"security_protocol": self.security_protocol} | {
+        out: dict[str, Any] = {"security_protocol": self.security_protocol} | {
             k: v for k, v in extra.items() if v is not None
         }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            context = ssl.create_default_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+            )
+            context.check_hostname = self.ssl_check_hostname
+            if self.ssl_certfile:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            out["ssl_context"] = context
+        return out
 
 
 class TelemetrySettings(BaseModel):
@@ -68,6 +86,42 @@ class VesSettings(BaseModel):
     """Basic auth user; no auth when unset (bind the API to a trusted network then)."""
     password: str | None = None
     max_bytes: int = 16 * 2**20
+    fetch_hosts: list[str] = Field(default_factory=list)
+    """Hosts the files of file-ready notifications may be fetched from over http(s): ``name``
+    (the scheme's default port) or ``name:port``. Empty: no file is fetched over http(s), since
+    whoever can post to the listener names the URL."""
+    fetch_dirs: list[Path] = Field(default_factory=list)
+    """Directories local paths and ``file://`` URLs must lie in once symlinks and ``..`` are
+    resolved. Empty: no local file is read."""
+    fetch_attempts: int = 5
+    """Fetches of one file before it is marked failed (timeouts, refused connections, 5xx, 429,
+    408); any other 4xx, a refused URL or an undecodable file fails at once."""
+    fetch_timeout_s: float = 30.0
+    """Deadline of one fetch, download included."""
+    fetch_max_bytes: int = 512 * 2**20
+    """Largest file fetched, and the most a gzip file may unzip to."""
+    fetch_backoff_s: float = 1.0
+    """First wait between fetches of one file; it doubles each time, up to fetch_backoff_max_s."""
+    fetch_backoff_max_s: float = 60.0
+
+    @model_validator(mode="after")
+    def _fetch(self) -> VesSettings:
+        if self.fetch_attempts < 1:
+            raise ValueError(f"ves.fetch_attempts ({self.fetch_attempts}) must be at least 1")
+        positive = ("fetch_timeout_s", "fetch_max_bytes", "fetch_backoff_s", "fetch_backoff_max_s")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ves.{name} ({getattr(self, name)}) must be above 0")
+        for entry in self.fetch_hosts:
+            try:
+                parse_host_entry(entry)
+            except ValueError as err:
+                raise ValueError(f"ves.fetch_hosts: {err}") from None
+        return self
+
+    def fetch_allow_list(self) -> AllowList:
+        """Where file-ready notifications may send the fetcher."""
+        return AllowList(hosts=tuple(self.fetch_hosts), dirs=tuple(self.fetch_dirs))
 
 
 class WatchSettings(BaseModel):

@@ -145,6 +145,17 @@ class FileReady:
             "compression": self.compression,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileReady:
+        """Back from ``to_dict`` (the journal keeps notifications that way until fetched)."""
+        return cls(
+            url=data["url"],
+            source=data["source"],
+            notified_at=datetime.fromisoformat(data["notified_at"]),
+            file_format=data.get("file_format", ""),
+            compression=data.get("compression", ""),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Forecast:

@@ -13,9 +13,19 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
 from rapp.config import Settings
 from rapp.domain import FileReady, PmBatch
+from rapp.redact import redact_url
 from rapp.ric import IcsClient, IcsError, pm_job
+from rapp.store import FileReadyState
 from rapp.telemetry import (
     DecodeError,
     DirectorySource,
@@ -24,7 +34,9 @@ from rapp.telemetry import (
     decode_file,
     fetch_file,
 )
+from rapp.telemetry.fetch import FetchError
 from rapp.telemetry.pool import DecodePool
+from rapp.telemetry.sniff import Decoded
 
 if TYPE_CHECKING:
     from rapp.runtime import Runtime
@@ -73,23 +85,129 @@ def ves_sink(runtime: Runtime) -> Callable[[VesBatch], Awaitable[None]]:
         if len(batch.pm):
             await runtime.offer(batch.pm)
         for ready in batch.files:
-            # Fetching can take long: answer the sender now, ingest when the file is here.
-            runtime.spawn(fetch_and_accept(runtime, ready), name=f"fetch {ready.url}")
+            # Journalled before the sender is answered: a restart or a failed fetch loses
+            # nothing. Fetching can take long, so the fetch itself runs after the answer.
+            if await _take_on(runtime, ready):
+                runtime.spawn(
+                    fetch_and_accept(runtime, ready, recorded=True),
+                    name=f"fetch {redact_url(ready.url)}",
+                )
 
     return sink
 
 
-async def fetch_and_accept(runtime: Runtime, ready: FileReady) -> None:
-    """Fetch a file named by a file-ready notification, decode it, and take it in."""
-    try:
-        payload = await fetch_file(ready)
-        decoded = await asyncio.to_thread(decode_any, payload)
-    except DecodeError as exc:
-        log.error("file-ready %s from %s not ingested: %s", ready.url, ready.source, exc)
+async def fetch_and_accept(runtime: Runtime, ready: FileReady, *, recorded: bool = False) -> None:
+    """Fetch a file named by a file-ready notification, decode it, and take it in.
+
+    The notification is journalled as pending first (``recorded``: the caller did that, or it
+    is resumed after a restart), unless its URL is already pending or done: a file announced
+    twice is fetched once. Transient failures are retried with capped exponential backoff, up
+    to ``ves.fetch_attempts`` in all (attempts before a restart count); a permanent failure or
+    the last attempt marks it failed with the reason, which keeps it for an operator. A
+    re-announcement of a failed file tries it again.
+    """
+    if not recorded and not await _take_on(runtime, ready):
         return
-    runtime.alarms.apply(decoded.alarms)
-    await runtime.offer(decoded.pm)
-    log.info("ingested %s (%d rows)", ready.url, len(decoded.pm))
+    shown = redact_url(ready.url)
+    try:
+        decoded = await _fetch_with_retries(runtime, ready)
+        runtime.alarms.apply(decoded.alarms)
+        await runtime.offer(decoded.pm)
+    except DecodeError as exc:
+        await _settle(runtime, ready, FileReadyState.FAILED, exc.reason)
+        log.error("file-ready %s from %s not ingested: %s", shown, ready.source, exc.reason)
+        return
+    except Exception as exc:
+        # A bug, not the file: keep the notification and its reason, let spawn log the trace.
+        await _settle(runtime, ready, FileReadyState.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    await _settle(runtime, ready, FileReadyState.DONE)
+    log.info("ingested %s (%d rows)", shown, len(decoded.pm))
+
+
+async def resume_fetches(runtime: Runtime) -> int:
+    """Fetch again what this replica had journalled as pending when it stopped, each through
+    ``fetch_and_accept``; the number resumed. Call once at start, before the loop decides."""
+    owner = runtime.settings.enact.executor_id
+    pending = await asyncio.to_thread(runtime.journal.pending_file_ready, owner)
+    for ready in pending:
+        runtime.spawn(
+            fetch_and_accept(runtime, ready, recorded=True),
+            name=f"fetch {redact_url(ready.url)}",
+        )
+    if pending:
+        log.info("resuming %d pending file-ready fetches", len(pending))
+    return len(pending)
+
+
+async def _take_on(runtime: Runtime, ready: FileReady) -> bool:
+    """Journal ``ready`` as pending; whether this caller is to fetch it."""
+    owner = runtime.settings.enact.executor_id
+    taken = await asyncio.to_thread(runtime.journal.record_file_ready, ready, owner)
+    if taken:
+        runtime.metrics.file_ready.labels(FileReadyState.PENDING.value).inc()
+    else:
+        log.info("file-ready %s already pending or done: not fetched again", redact_url(ready.url))
+    return taken
+
+
+async def _fetch_with_retries(runtime: Runtime, ready: FileReady) -> Decoded:
+    v = runtime.settings.ves
+
+    async def waiting(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        reason = exc.reason if isinstance(exc, DecodeError) else str(exc)
+        log.warning(
+            "fetch of %s failed (attempt %d), again in %.1fs: %s",
+            redact_url(ready.url),
+            state.attempt_number,
+            state.upcoming_sleep,
+            reason,
+        )
+        # Still pending, but an operator sees why it is taking long.
+        await asyncio.to_thread(
+            runtime.journal.record_fetch_result, ready.url, FileReadyState.PENDING, reason
+        )
+
+    async for try_ in AsyncRetrying(
+        retry=retry_if_exception(lambda exc: isinstance(exc, FetchError) and exc.transient),
+        stop=stop_after_attempt(v.fetch_attempts),
+        wait=wait_exponential(multiplier=v.fetch_backoff_s, max=v.fetch_backoff_max_s),
+        before_sleep=waiting,
+        reraise=True,
+    ):
+        with try_:
+            return await _fetch_once(runtime, ready)
+    raise AssertionError("unreachable: AsyncRetrying either returns or raises")
+
+
+async def _fetch_once(runtime: Runtime, ready: FileReady) -> Decoded:
+    """One attempt, counted in the journal before it starts; a transient failure on the last
+    attempt allowed is final."""
+    v = runtime.settings.ves
+    attempt = await asyncio.to_thread(runtime.journal.record_fetch_attempt, ready.url)
+    if attempt > v.fetch_attempts:  # the last one allowed was cut short (a crash or restart)
+        raise FetchError(f"gave up: {attempt - 1} attempts made, the last one interrupted")
+    try:
+        payload = await fetch_file(
+            ready,
+            timeout=v.fetch_timeout_s,
+            max_bytes=v.fetch_max_bytes,
+            allow=v.fetch_allow_list(),
+        )
+    except FetchError as exc:
+        if exc.transient and attempt >= v.fetch_attempts:
+            raise FetchError(f"{exc.reason} (gave up after {attempt} attempts)") from None
+        raise
+    # The same limit for what the file may unzip to as for what may be downloaded.
+    return await asyncio.to_thread(decode_any, payload, max_bytes=v.fetch_max_bytes)
+
+
+async def _settle(
+    runtime: Runtime, ready: FileReady, state: FileReadyState, reason: str = ""
+) -> None:
+    await asyncio.to_thread(runtime.journal.record_fetch_result, ready.url, state, reason)
+    runtime.metrics.file_ready.labels(state.value).inc()
 
 
 async def watch_directory(runtime: Runtime) -> None:

@@ -111,6 +111,7 @@ class Runtime:
         self._checks["nephio_repo"] = True
         self.planner.recall(await asyncio.to_thread(self.journal.latest_by_target))
         await self._resume()
+        await intake.resume_fetches(self)
         if self.settings.ics.enabled:
             await until_up(
                 f"ICS at {self.settings.ics.url}",

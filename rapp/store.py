@@ -1,21 +1,27 @@
-"""The journal: every decision, its verdict and its enactment outcome.
+"""The journal: every decision, its verdict and its enactment outcome; every file-ready
+notification and whether its file was taken in.
 
 A decision is written before its enactment starts, under the same id as its workflow, so nothing
-is lost between planning and acting. SQLite by default (one replica), PostgreSQL by URL (several).
+is lost between planning and acting. A file-ready notification is written before its file is
+fetched, so a restart resumes it and a failure keeps it, with its reason, for an operator (the
+notifications' dead-letter place). SQLite by default (one replica), PostgreSQL by URL (several).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rapp.domain import Decision, Outcome, OutcomeState, Verdict
+from rapp.domain import Decision, FileReady, Outcome, OutcomeState, Verdict
+from rapp.redact import redact_url
 
 _meta = sa.MetaData()
 
@@ -48,9 +54,35 @@ outcomes = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
+file_ready = sa.Table(
+    "file_ready",
+    _meta,
+    # A hash of the URL, not the URL: URLs can outgrow what a PostgreSQL btree index takes.
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("notification", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("owner", sa.String(253), nullable=False),
+    sa.Column("notified_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+
+class FileReadyState(StrEnum):
+    PENDING = "pending"
+    """Announced; its file is being fetched, or will be at the next start."""
+    DONE = "done"
+    """Its file is in state."""
+    FAILED = "failed"
+    """Given up (the reason says why); announcing the file again retries it."""
+
 
 class Journal:
-    """Decisions, verdicts and outcomes, safe to call from any thread."""
+    """Decisions, verdicts, outcomes and file-ready notifications, safe to call from any thread."""
 
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -157,6 +189,90 @@ class Journal:
             where.append(decisions.c.target == target)
         return self._views(where, limit=limit)
 
+    def record_file_ready(self, ready: FileReady, owner: str) -> bool:
+        """Journal a notification as pending for ``owner`` (the replica that fetches it); True if
+        that caller is to fetch it: a new URL, or one that failed before (retried from scratch).
+        False for a URL pending or done: the same file announced twice is fetched once."""
+        now = datetime.now(UTC)
+        row = {
+            "id": _url_key(ready.url),
+            "url": ready.url,
+            "source": ready.source,
+            "notification": json.dumps(ready.to_dict()),
+            "state": FileReadyState.PENDING.value,
+            "attempts": 0,
+            "reason": "",
+            "owner": owner,
+            "notified_at": ready.notified_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        insert = self._insert(file_ready).values(row).on_conflict_do_nothing()
+        reopen = (
+            sa.update(file_ready)
+            .where(
+                file_ready.c.id == row["id"],
+                file_ready.c.state == FileReadyState.FAILED.value,
+            )
+            .values({k: v for k, v in row.items() if k not in ("id", "created_at")})
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(insert.returning(file_ready.c.id)).first() is not None:
+                return True
+            # Only one of several concurrent re-announcements finds it still failed.
+            return conn.execute(reopen.returning(file_ready.c.id)).first() is not None
+
+    def record_fetch_attempt(self, url: str) -> int:
+        """Count one more fetch of ``url`` before it starts, so an attempt cut short by a crash
+        counts too; the attempts made so far, this one included."""
+        stmt = (
+            sa.update(file_ready)
+            .where(file_ready.c.id == _url_key(url))
+            .values(attempts=file_ready.c.attempts + 1, updated_at=datetime.now(UTC))
+            .returning(file_ready.c.attempts)
+        )
+        with self.engine.begin() as conn:
+            attempts = conn.execute(stmt).scalar_one_or_none()
+        if attempts is None:
+            raise KeyError(f"no file-ready notification for {redact_url(url)} in the journal")
+        return int(attempts)
+
+    def record_fetch_result(self, url: str, state: FileReadyState, reason: str = "") -> None:
+        """Where a fetch of ``url`` stands: done, failed (``reason`` says why), or still pending
+        with the reason of the last transient failure."""
+        stmt = (
+            sa.update(file_ready)
+            .where(file_ready.c.id == _url_key(url))
+            .values(state=state.value, reason=reason, updated_at=datetime.now(UTC))
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def pending_file_ready(self, owner: str) -> list[FileReady]:
+        """The notifications ``owner`` had not finished (a restart in between), oldest first."""
+        query = (
+            sa.select(file_ready.c.notification)
+            .where(
+                file_ready.c.state == FileReadyState.PENDING.value,
+                file_ready.c.owner == owner,
+            )
+            .order_by(file_ready.c.created_at, file_ready.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [FileReady.from_dict(json.loads(n)) for (n,) in conn.execute(query)]
+
+    def file_ready_notifications(
+        self, *, limit: int = 100, states: Sequence[FileReadyState] = ()
+    ) -> list[dict[str, Any]]:
+        """Most recently changed first, with state, attempts and reason; URLs without their
+        user info (the journal keeps it to fetch, answers never show it)."""
+        query = sa.select(file_ready).order_by(file_ready.c.updated_at.desc(), file_ready.c.id)
+        if states:
+            query = query.where(file_ready.c.state.in_([s.value for s in states]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).mappings().all()
+        return [_file_ready_view(row) for row in rows]
+
     def _views(self, where: list[Any], *, limit: int) -> list[dict[str, Any]]:
         query = (
             sa.select(decisions.c.body, verdicts, outcomes)
@@ -220,6 +336,27 @@ def _decision_view(row: Any) -> dict[str, Any]:
         }
     )
     return view
+
+
+def _file_ready_view(row: Any) -> dict[str, Any]:
+    notification = json.loads(row["notification"])
+    notification["url"] = redact_url(notification["url"])
+    return {
+        "url": redact_url(row["url"]),
+        "source": row["source"],
+        "state": row["state"],
+        "attempts": row["attempts"],
+        "reason": row["reason"],
+        "owner": row["owner"],
+        "notified_at": _aware(row["notified_at"]).isoformat(),
+        "created_at": _aware(row["created_at"]).isoformat(),
+        "updated_at": _aware(row["updated_at"]).isoformat(),
+        "notification": notification,
+    }
+
+
+def _url_key(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
 
 
 def _aware(ts: datetime) -> datetime:

@@ -62,8 +62,12 @@ class Broker:
         port: int | None = None,
         log_file: Path | str | None = None,
         startup_timeout: float = 10.0,
+        advertised_port: int | None = None,
     ) -> None:
+        """``advertised_port``: the port clients are told to connect to (default ``port``), for
+        a proxy in front of the broker, e.g. one that terminates TLS."""
         self.port = port or _free_port()
+        self.advertised_port = advertised_port or self.port
         self.log_file = Path(log_file) if log_file else None
         self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
@@ -80,14 +84,13 @@ class Broker:
     def start(self) -> Broker:
         if self._proc is not None:
             return self
-        url = f"tcp://127.0.0.1:{self.port}"
         cmd = [
             str(tansu_binary()),
             "broker",
             "--listener-url",
-            url,
+            f"tcp://127.0.0.1:{self.port}",
             "--advertised-listener-url",
-            url,
+            f"tcp://127.0.0.1:{self.advertised_port}",
             "--storage-engine",
             "memory://tansu/",
         ]

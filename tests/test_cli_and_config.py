@@ -56,3 +56,36 @@ def test_settings_refuse_nonsense(tmp_path: Path, monkeypatch):
         Settings()
     with pytest.raises(FileNotFoundError):
         Settings.load(tmp_path / "missing.yaml")
+
+
+def test_fetch_allow_lists_from_env_and_yaml(tmp_path: Path, monkeypatch):
+    settings = Settings()
+    assert (settings.ves.fetch_hosts, settings.ves.fetch_dirs) == ([], [])  # nothing fetched
+    config = tmp_path / "rapp.yaml"
+    config.write_text("ves:\n  fetch_dirs: [/var/pm]\n  fetch_attempts: 3\n")
+    monkeypatch.setenv("RAPP_VES__FETCH_HOSTS", '["files.smo", "[fd00::7]:8443"]')
+    ves = Settings.load(config).ves
+    assert ves.fetch_hosts == ["files.smo", "[fd00::7]:8443"]
+    assert ves.fetch_dirs == [Path("/var/pm")]
+    assert ves.fetch_attempts == 3
+    allow = ves.fetch_allow_list()
+    assert allow.check("https://files.smo/pm/A.xml") is None
+    assert allow.check("https://[fd00::7]:8443/pm/A.xml") is None
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "message"),
+    [
+        ("FETCH_HOSTS", '["https://files.smo/"]', "is not a host or host:port"),
+        ("FETCH_HOSTS", '["pm@files.smo"]', "is not a host or host:port"),
+        ("FETCH_HOSTS", '["files.smo:http"]', "is not a host or host:port"),
+        ("FETCH_HOSTS", '["files.smo:0"]', "port 0 is not a port"),
+        ("FETCH_ATTEMPTS", "0", "ves.fetch_attempts"),
+        ("FETCH_TIMEOUT_S", "0", "ves.fetch_timeout_s"),
+        ("FETCH_MAX_BYTES", "-1", "ves.fetch_max_bytes"),
+    ],
+)
+def test_fetch_settings_refuse_nonsense(monkeypatch, env: str, value: str, message: str):
+    monkeypatch.setenv(f"RAPP_VES__{env}", value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

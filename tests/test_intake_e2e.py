@@ -18,6 +18,7 @@ from simulators.broker import Broker
 from simulators.ics import create_app as ics_app
 from simulators.nephio import seed_repository
 from tests.conftest import free_port, poll, serve
+from tests.test_file_ready import Files
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.e2e
@@ -42,7 +43,12 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
     watched.mkdir()
     port = free_port()
     api = f"http://127.0.0.1:{port}"
-    with Broker(log_file=tmp_path / "broker.log") as broker, serve(ics_app()) as ics:
+    files = Files((samples / "pm-xml" / "onap_A20181002.0000-1000-0015-1000_5G.xml").read_bytes())
+    with (
+        Broker(log_file=tmp_path / "broker.log") as broker,
+        serve(ics_app()) as ics,
+        serve(files.app()) as files.url,
+    ):
         env = {
             **os.environ,
             "RAPP_KAFKA__BOOTSTRAP": broker.bootstrap,
@@ -58,6 +64,10 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             "RAPP_WATCH__POLL_INTERVAL": "0.2",
             "RAPP_ICS__ENABLED": "true",
             "RAPP_ICS__URL": ics,
+            # Where file-ready notifications may point: nothing is fetched otherwise.
+            "RAPP_VES__FETCH_DIRS": json.dumps([str(samples / "pm-xml")]),
+            "RAPP_VES__FETCH_HOSTS": json.dumps([files.url.removeprefix("http://")]),
+            "RAPP_VES__FETCH_BACKOFF_S": "0.1",
         }
         log = (tmp_path / "rapp.log").open("wb")
         proc = subprocess.Popen(
@@ -97,35 +107,33 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             assert "eventSeverity" in json.dumps(refused.json())
 
             xml = samples / "pm-xml" / "onap_A20181002.0000-1000-0015-1000_5G.xml"
-            ready = {
-                "event": {
-                    "commonEventHeader": {
-                        **raised["event"]["commonEventHeader"],
-                        "domain": "notification",
-                        "eventName": "Notification_gnb-Nokia_FileReady",
-                    },
-                    "notificationFields": {
-                        "notificationFieldsVersion": "2.0",
-                        "changeIdentifier": "PM_MEAS_FILES",
-                        "changeType": "FileReady",
-                        "arrayOfNamedHashMap": [
-                            {
-                                "name": xml.name,
-                                "hashMap": {
-                                    "location": str(xml),
-                                    "compression": "",
-                                    "fileFormatType": "org.3GPP.32.435#measCollec",
-                                    "fileFormatVersion": "V10",
-                                },
-                            }
-                        ],
-                    },
-                }
-            }
+            header = raised["event"]["commonEventHeader"]
+            ready = file_ready_event(header, str(xml))
             assert httpx.post(listener, json=ready, auth=auth).status_code == 202
             poll(lambda: metric(api, "rapp_cells"))
             assert metric(api, "rapp_cells") >= 3  # the sample file's cells are in state
             rows = metric(api, "rapp_pm_rows_total")
+            file_ready = f"{api}/api/v1/file-ready"
+            [done] = poll(lambda: httpx.get(file_ready, params={"state": "done"}).json())
+            assert (done["url"], done["attempts"]) == (str(xml), 1)
+
+            # Outside ves.fetch_dirs: refused, and kept with the reason for an operator.
+            outside = tmp_path / xml.name
+            shutil.copy(xml, outside)
+            elsewhere = file_ready_event(header, str(outside))
+            assert httpx.post(listener, json=elsewhere, auth=auth).status_code == 202
+            [failed] = poll(lambda: httpx.get(file_ready, params={"state": "failed"}).json())
+            assert failed["url"] == str(outside)
+            assert failed["reason"].startswith(f"local file {outside} is outside ves.fetch_dirs")
+            assert "RAPP_VES__FETCH_DIRS" in failed["reason"]
+
+            # Over http from an allowed host that is busy at first: retried, then taken in.
+            files.script["B.xml"] = [503]
+            fetched = file_ready_event(header, f"{files.url}/B.xml")
+            assert httpx.post(listener, json=fetched, auth=auth).status_code == 202
+            poll(lambda: len(httpx.get(file_ready, params={"state": "done"}).json()) == 2)
+            assert files.hits["B.xml"] == 2
+            assert metric(api, 'rapp_file_ready_total{state="failed"}') == 1
 
             shutil.copy(samples / "pm-json" / "ranpm_pm_report.json", watched / "rop1.json")
             poll(lambda: (watched / "done" / "rop1.json").exists())
@@ -140,6 +148,35 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             log.close()
         # A clean shutdown takes the info-job back.
         assert httpx.get(f"{ics}/data-consumer/v1/info-jobs/rapp-pm").status_code == 404
+
+
+def file_ready_event(header: dict, location: str) -> dict:
+    """A legacy VES file-ready notification naming one file."""
+    return {
+        "event": {
+            "commonEventHeader": {
+                **header,
+                "domain": "notification",
+                "eventName": "Notification_gnb-Nokia_FileReady",
+            },
+            "notificationFields": {
+                "notificationFieldsVersion": "2.0",
+                "changeIdentifier": "PM_MEAS_FILES",
+                "changeType": "FileReady",
+                "arrayOfNamedHashMap": [
+                    {
+                        "name": Path(location).name,
+                        "hashMap": {
+                            "location": location,
+                            "compression": "",
+                            "fileFormatType": "org.3GPP.32.435#measCollec",
+                            "fileFormatVersion": "V10",
+                        },
+                    }
+                ],
+            },
+        }
+    }
 
 
 def _up(api: str) -> bool:

@@ -128,5 +128,5 @@ def test_period_ends_a_few_seconds_off_land_in_their_rop():
 
 @pytest.mark.parametrize("bad", [{"granularity_s": 0}, {"max_jump": 0}, {"retention": 1}])
 def test_bad_parameters_are_refused(bad: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must"):
         CellState([PRB_UTIL_DL], **bad)

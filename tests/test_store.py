@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from rapp.api import create_app
-from rapp.domain import Action, Decision, Outcome, OutcomeState, Verdict
-from rapp.store import Journal
+from rapp.domain import Action, Decision, FileReady, Outcome, OutcomeState, Verdict
+from rapp.store import FileReadyState, Journal
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -132,3 +132,69 @@ def test_outcomes_and_latest_decision_per_target(journal: Journal):
     latest = {d.target: d for d in journal.latest_by_target()}
     assert latest["upf-a"].id == a9.id
     assert latest["upf-b"].action is Action.SCALE_IN
+
+
+def file_ready(url: str, source: str = "gnb-1") -> FileReady:
+    return FileReady(url, source, datetime(2026, 3, 1, 10, 5, tzinfo=UTC), "XML", "gzip")
+
+
+def test_file_ready_is_journalled_once_per_url(journal: Journal):
+    url = "https://pm:s3cret@files.example/A.xml.gz"
+    assert journal.record_file_ready(file_ready(url), "pod-0") is True
+    assert journal.record_file_ready(file_ready(url), "pod-1") is False  # pending: not twice
+    assert journal.record_fetch_attempt(url) == 1
+    assert journal.record_fetch_attempt(url) == 2
+    journal.record_fetch_result(url, FileReadyState.PENDING, "answered 503")
+    assert journal.pending_file_ready("pod-0") == [file_ready(url)]
+    assert journal.pending_file_ready("pod-1") == []
+    [row] = journal.file_ready_notifications()
+    assert {k: row[k] for k in ("url", "source", "state", "attempts", "reason", "owner")} == {
+        "url": "https://***@files.example/A.xml.gz",
+        "source": "gnb-1",
+        "state": "pending",
+        "attempts": 2,
+        "reason": "answered 503",
+        "owner": "pod-0",
+    }
+    assert row["notification"] == {**file_ready(url).to_dict(), "url": row["url"]}
+    assert row["notified_at"] == "2026-03-01T10:05:00+00:00"
+
+    journal.record_fetch_result(url, FileReadyState.DONE)
+    assert journal.record_file_ready(file_ready(url), "pod-0") is False  # done: not again
+    assert journal.pending_file_ready("pod-0") == []
+    with pytest.raises(KeyError, match=r"https://\*\*\*@files\.example"):
+        journal.record_fetch_attempt("https://pm:s3cret@files.example/other.xml")
+
+
+def test_a_failed_file_ready_is_reopened_by_a_new_announcement(journal: Journal):
+    url = "https://files.example/B.xml"
+    journal.record_file_ready(file_ready(url), "pod-0")
+    journal.record_fetch_attempt(url)
+    journal.record_fetch_result(url, FileReadyState.FAILED, "answered 404")
+    [failed] = journal.file_ready_notifications(states=[FileReadyState.FAILED])
+    assert (failed["reason"], failed["attempts"]) == ("answered 404", 1)
+    assert journal.record_file_ready(file_ready(url, "gnb-2"), "pod-1") is True
+    assert journal.record_file_ready(file_ready(url, "gnb-2"), "pod-1") is False
+    [row] = journal.file_ready_notifications()
+    assert {k: row[k] for k in ("source", "state", "attempts", "reason", "owner")} == {
+        "source": "gnb-2",
+        "state": "pending",
+        "attempts": 0,
+        "reason": "",
+        "owner": "pod-1",
+    }
+    assert journal.file_ready_notifications(states=[FileReadyState.FAILED]) == []
+
+
+def test_file_ready_listed_most_recent_first(journal: Journal):
+    urls = [f"https://files.example/{i}.xml" for i in range(3)]
+    for url in urls:
+        journal.record_file_ready(file_ready(url), "pod-0")
+    journal.record_fetch_result(urls[0], FileReadyState.FAILED, "bad")
+    assert journal.file_ready_notifications()[0]["url"] == urls[0]
+    assert len(journal.file_ready_notifications(limit=2)) == 2
+    pending = journal.file_ready_notifications(states=[FileReadyState.PENDING])
+    assert sorted(r["url"] for r in pending) == urls[1:]
+    long_url = "https://files.example/" + "x" * 5000  # beyond what a btree index takes
+    assert journal.record_file_ready(file_ready(long_url), "pod-0") is True
+    assert journal.pending_file_ready("pod-0")[-1].url == long_url

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 
 from rapp.alarms import AlarmBook
 from rapp.domain import OutcomeState
-from rapp.store import Journal
+from rapp.store import FileReadyState, Journal
 
 Readiness = Callable[[], Mapping[str, bool]]
 
@@ -64,6 +64,16 @@ def create_app(
     ) -> list[dict[str, Any]]:
         """Newest first: each decision with its evidence, verdict (reasons) and outcome."""
         return journal.decisions(limit=limit, states=state or (), target=target)
+
+    @app.get("/api/v1/file-ready", tags=["telemetry"])
+    def list_file_ready(
+        journal: Annotated[Journal, Depends(_journal)],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        state: Annotated[list[FileReadyState] | None, Query()] = None,
+    ) -> list[dict[str, Any]]:
+        """File-ready notifications, most recently changed first: whether each file was taken
+        in, and why not for the failed ones (re-announce a file to retry it)."""
+        return journal.file_ready_notifications(limit=limit, states=state or ())
 
     @app.get("/api/v1/alarms", tags=["alarms"])
     def list_alarms(request: Request) -> list[dict[str, Any]]:
