@@ -31,6 +31,7 @@ from rapp.domain import PmBatch
 from rapp.telemetry import DecodeError, decode_any, decode_ves
 from rapp.telemetry.pmxml import decode_pm_xml
 from tests.conftest import SAMPLES, serve
+from tests.test_telemetry_fuzz import json_values
 from tests.test_ves import _cleared_alarm, _new_alarm, _stnd, legacy_file_ready, stnd_file_ready
 
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples is not beside")
@@ -221,17 +222,6 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
 
 
 VES_PATHS = [(i, p) for i, doc in enumerate(VES_DOCS) for p in _paths(doc) if p]
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=10,
-)
 
 
 def _at(doc: Any, path: tuple[Any, ...]) -> tuple[Any, Any]:

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -48,8 +49,10 @@ async def _topic(bootstrap: str, partitions: int = 3) -> str:
     return name
 
 
-async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+async def _produce(
+    bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], **security: Any
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **security)
     await producer.start()
     try:
         for key, value in records:

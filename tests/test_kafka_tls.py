@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from rapp.config import KafkaSettings, Settings
 from rapp.telemetry.kafka import KafkaPmSource
 from simulators.broker import Broker, _free_port
 from simulators.o1 import Network, rop_reports
+from tests.test_kafka_source import _produce
 
 END = "2025-01-06T12:00Z"
 
@@ -117,13 +118,7 @@ async def test_pm_reports_are_consumed_over_mutual_tls(tls_bootstrap: str, pki: 
     k = _settings(tls_bootstrap, pki)
     topic = f"pm-{uuid.uuid4().hex[:8]}"
     records = rop_reports(Network(n_cells=8), END)
-    producer = AIOKafkaProducer(bootstrap_servers=tls_bootstrap, acks="all", **k.security())
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
+    await _produce(tls_bootstrap, topic, records, **k.security())
     source = KafkaPmSource(
         bootstrap=tls_bootstrap,
         topic=topic,
