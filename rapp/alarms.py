@@ -8,6 +8,7 @@ event time, makes the book the same whatever the order and however often an even
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from rapp.domain import Alarm
 
@@ -18,9 +19,10 @@ class AlarmBook:
     def __init__(self) -> None:
         self._latest: dict[str, Alarm] = {}
 
-    def apply(self, alarms: Iterable[Alarm]) -> int:
-        """Take alarm events in; returns how many changed the book (older events are ignored)."""
-        changed = 0
+    def apply(self, alarms: Iterable[Alarm]) -> list[Alarm]:
+        """Take alarm events in; returns those that changed the book (older events are ignored),
+        which are what a journal has to keep."""
+        changed: list[Alarm] = []
         for alarm in alarms:
             known = self._latest.get(alarm.alarm_id)
             if known is not None and (
@@ -29,7 +31,7 @@ class AlarmBook:
             ):
                 continue  # older, or a tie with a clear: the clear wins, whatever the order
             self._latest[alarm.alarm_id] = alarm
-            changed += 1
+            changed.append(alarm)
         return changed
 
     def active(self) -> list[Alarm]:
@@ -40,6 +42,11 @@ class AlarmBook:
             reverse=True,
         )
 
-    def forget_cleared(self) -> None:
-        """Drop cleared alarms (bounded memory); a late raise of one then counts as new."""
-        self._latest = {k: a for k, a in self._latest.items() if not a.cleared}
+    def forget_cleared(self, before: datetime | None = None) -> None:
+        """Drop cleared alarms (cleared ``before`` a time, when given) to bound memory; a late
+        raise of one then counts as new."""
+        self._latest = {
+            k: a
+            for k, a in self._latest.items()
+            if not a.cleared or (before is not None and a.event_time >= before)
+        }

@@ -122,6 +122,19 @@ class Alarm:
             "event_type": self.event_type,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alarm:
+        return cls(
+            alarm_id=data["alarm_id"],
+            source=data["source"],
+            object_dn=data["object_dn"],
+            condition=data["condition"],
+            severity=Severity(data["severity"]),
+            event_time=datetime.fromisoformat(data["event_time"]),
+            text=data.get("text", ""),
+            event_type=data.get("event_type", ""),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FileReady:

@@ -22,7 +22,7 @@ from tenacity import (
 )
 
 from rapp.config import Settings
-from rapp.domain import FileReady, PmBatch
+from rapp.domain import Alarm, FileReady, PmBatch
 from rapp.redact import redact_url
 from rapp.ric import IcsClient, IcsError, pm_job
 from rapp.store import FileReadyState
@@ -80,8 +80,7 @@ def ves_sink(runtime: Runtime) -> Callable[[VesBatch], Awaitable[None]]:
     """What the VES listener hands each accepted event batch to."""
 
     async def sink(batch: VesBatch) -> None:
-        if batch.alarms:
-            runtime.alarms.apply(batch.alarms)
+        await take_alarms(runtime, batch.alarms)
         if len(batch.pm):
             await runtime.offer(batch.pm)
         for ready in batch.files:
@@ -94,6 +93,14 @@ def ves_sink(runtime: Runtime) -> Callable[[VesBatch], Awaitable[None]]:
                 )
 
     return sink
+
+
+async def take_alarms(runtime: Runtime, alarms: Sequence[Alarm]) -> None:
+    """Apply alarm events to the book and journal what changed before returning: a VES sender
+    is answered only after that, and does not send an alarm twice."""
+    changed = runtime.alarms.apply(alarms)
+    if changed:
+        await asyncio.to_thread(runtime.journal.record_alarms, changed)
 
 
 async def fetch_and_accept(runtime: Runtime, ready: FileReady, *, recorded: bool = False) -> None:
@@ -111,7 +118,7 @@ async def fetch_and_accept(runtime: Runtime, ready: FileReady, *, recorded: bool
     shown = redact_url(ready.url)
     try:
         decoded = await _fetch_with_retries(runtime, ready)
-        runtime.alarms.apply(decoded.alarms)
+        await take_alarms(runtime, decoded.alarms)
         await runtime.offer(decoded.pm)
     except DecodeError as exc:
         await _settle(runtime, ready, FileReadyState.FAILED, exc.reason)

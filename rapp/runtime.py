@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pandas as pd
@@ -42,6 +42,7 @@ from rapp.telemetry import (
 from rapp.telemetry.mapping import DEFAULT_TABLE
 
 log = logging.getLogger(__name__)
+_CLEARED_KEPT = timedelta(days=1)
 T = TypeVar("T")
 
 
@@ -81,6 +82,8 @@ class Runtime:
         self.state: CellState | None = None
         self.capacity: dict[str, str] = {}
         self.alarms = AlarmBook()
+        # Cleared alarms of the last day too: a raise delivered after its clear stays cleared.
+        self.alarms.apply(self.journal.alarms(cleared_since=datetime.now(UTC) - _CLEARED_KEPT))
         self.decode_pool = DecodePool()
         # The shipped table first: operators' tables extend it (later files win per name).
         self.counter_map = load_counter_map(DEFAULT_TABLE, *settings.telemetry.counter_maps)

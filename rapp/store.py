@@ -1,10 +1,12 @@
 """The journal: every decision, its verdict and its enactment outcome; every file-ready
-notification and whether its file was taken in.
+notification and whether its file was taken in; the latest state of every FM alarm.
 
 A decision is written before its enactment starts, under the same id as its workflow, so nothing
 is lost between planning and acting. A file-ready notification is written before its file is
 fetched, so a restart resumes it and a failure keeps it, with its reason, for an operator (the
-notifications' dead-letter place). SQLite by default (one replica), PostgreSQL by URL (several).
+notifications' dead-letter place). Alarms are written as they arrive, because their senders
+do not repeat them: a restart must not forget a raised alarm. SQLite by default (one replica),
+PostgreSQL by URL (several).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rapp.domain import Decision, FileReady, Outcome, OutcomeState, Verdict
+from rapp import _journal_rows as _rows
+from rapp.domain import Alarm, Decision, FileReady, Outcome, OutcomeState, Verdict
 from rapp.redact import redact_url
 
 _meta = sa.MetaData()
@@ -69,6 +72,15 @@ file_ready = sa.Table(
     sa.Column("notified_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+alarms = sa.Table(
+    "alarms",
+    _meta,
+    sa.Column("id", sa.String(64), primary_key=True),  # a hash of the alarm id, as for URLs
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("cleared", sa.Boolean, nullable=False, index=True),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -144,7 +156,7 @@ class Journal:
             row = conn.execute(
                 sa.select(outcomes).where(outcomes.c.decision_id == decision_id)
             ).first()
-        return None if row is None else _outcome(row)
+        return None if row is None else _rows.outcome(row)
 
     def outcomes(self, decision_ids: Sequence[str]) -> dict[str, Outcome]:
         """The outcomes recorded so far for these decisions."""
@@ -154,7 +166,7 @@ class Journal:
             rows = conn.execute(
                 sa.select(outcomes).where(outcomes.c.decision_id.in_(list(decision_ids)))
             ).all()
-        return {row.decision_id: _outcome(row) for row in rows}
+        return {row.decision_id: _rows.outcome(row) for row in rows}
 
     def latest_by_target(self) -> list[Decision]:
         """The newest decision of every target: what the planner last asked for each NF."""
@@ -271,7 +283,47 @@ class Journal:
             query = query.where(file_ready.c.state.in_([s.value for s in states]))
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
-        return [_file_ready_view(row) for row in rows]
+        return [_rows.file_ready_view(row) for row in rows]
+
+    def record_alarms(self, changes: Sequence[Alarm]) -> None:
+        """Keep the newest state of each alarm: an older event (several replicas, a late
+        delivery) never overwrites a newer one, and on a tie the clear wins, as in AlarmBook."""
+        if not changes:
+            return
+        rows = {
+            key: {
+                "id": key,
+                "body": json.dumps(a.to_dict()),
+                "cleared": a.cleared,
+                "event_time": a.event_time,
+            }
+            for a in changes
+            for key in (_url_key(a.alarm_id),)
+        }  # one row per alarm (an upsert may not touch a row twice); later changes are newer
+
+        insert = self._insert(alarms)
+        newer = sa.or_(
+            insert.excluded.event_time > alarms.c.event_time,
+            sa.and_(insert.excluded.event_time == alarms.c.event_time, insert.excluded.cleared),
+        )
+        stmt = insert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: insert.excluded[c] for c in ("body", "cleared", "event_time")},
+            where=newer,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(rows.values()))
+
+    def alarms(self, *, cleared_since: datetime | None = None) -> list[Alarm]:
+        """Every active alarm, and cleared ones since ``cleared_since`` (so a raise that arrives
+        after its clear stays cleared across a restart)."""
+        query = sa.select(alarms.c.body)
+        if cleared_since is not None:
+            query = query.where(sa.or_(~alarms.c.cleared, alarms.c.event_time >= cleared_since))
+        else:
+            query = query.where(~alarms.c.cleared)
+        with self.engine.connect() as conn:
+            return [Alarm.from_dict(json.loads(b)) for (b,) in conn.execute(query)]
 
     def _views(self, where: list[Any], *, limit: int) -> list[dict[str, Any]]:
         query = (
@@ -287,7 +339,7 @@ class Journal:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [_decision_view(row) for row in rows]
+        return [_rows.decision_view(row) for row in rows]
 
     def _insert(self, table: sa.Table) -> Any:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
@@ -302,66 +354,8 @@ class Journal:
             conn.execute(stmt)
 
 
-def _outcome(row: Any) -> Outcome:
-    return Outcome(
-        decision_id=row.decision_id,
-        state=OutcomeState(row.state),
-        a1_policy_id=row.a1_policy_id,
-        package_revision=row.package_revision,
-        detail=row.detail,
-        at=_aware(row.at),
-    )
-
-
-def _decision_view(row: Any) -> dict[str, Any]:
-    view = json.loads(row["body"])
-    view["verdict"] = (
-        None
-        if row["allow"] is None
-        else {
-            "allow": bool(row["allow"]),
-            "reasons": json.loads(row["reasons"]),
-            "policy_revision": row["policy_revision"],
-        }
-    )
-    view["outcome"] = (
-        None
-        if row["state"] is None
-        else {
-            "state": row["state"],
-            "a1_policy_id": row["a1_policy_id"],
-            "package_revision": row["package_revision"],
-            "detail": row["detail"],
-            "at": _aware(row["at"]).isoformat(),
-        }
-    )
-    return view
-
-
-def _file_ready_view(row: Any) -> dict[str, Any]:
-    notification = json.loads(row["notification"])
-    notification["url"] = redact_url(notification["url"])
-    return {
-        "url": redact_url(row["url"]),
-        "source": row["source"],
-        "state": row["state"],
-        "attempts": row["attempts"],
-        "reason": row["reason"],
-        "owner": row["owner"],
-        "notified_at": _aware(row["notified_at"]).isoformat(),
-        "created_at": _aware(row["created_at"]).isoformat(),
-        "updated_at": _aware(row["updated_at"]).isoformat(),
-        "notification": notification,
-    }
-
-
-def _url_key(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()
-
-
-def _aware(ts: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything in the journal is UTC."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+def _url_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

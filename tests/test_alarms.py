@@ -21,11 +21,14 @@ def test_raise_then_clear_in_any_order_and_repeated():
 
 def test_clear_without_raise_and_active_order():
     book = AlarmBook()
-    assert book.apply([alarm(Severity.CLEARED, 1, "x/1")]) == 1
+    assert len(book.apply([alarm(Severity.CLEARED, 1, "x/1")])) == 1
     book.apply([alarm(Severity.MAJOR, 2, "y/1"), alarm(Severity.CRITICAL, 3, "z/1")])
     assert [a.alarm_id for a in book.active()] == ["z/1", "y/1"]
+    book.forget_cleared(before=T0)  # cleared after T0: kept, so an older raise is ignored
+    assert book.apply([alarm(Severity.MINOR, 0, "x/1")]) == []
     book.forget_cleared()
-    assert book.apply([alarm(Severity.MINOR, 0, "x/1")]) == 1  # forgotten: a new raise counts
+    minor = alarm(Severity.MINOR, 0, "x/1")
+    assert book.apply([minor]) == [minor]  # forgotten: a new raise counts
     assert len(book.active()) == 3
 
 

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -70,19 +71,8 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             "RAPP_VES__FETCH_BACKOFF_S": "0.1",
         }
         log = (tmp_path / "rapp.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rapp", "serve"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        proc = _start(env, log, api)
         try:
-            poll(
-                lambda: (
-                    httpx.get(f"{api}/readyz", timeout=2).status_code == 200 if _up(api) else False
-                )
-            )
             job = httpx.get(f"{ics}/data-consumer/v1/info-jobs/rapp-pm").json()
             assert job["job_definition"]["deliveryInfo"]["topic"] == "pmreports"
             auth = ("sample", "secret")
@@ -99,6 +89,8 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             cleared = o_ru_event(samples, "oran_oru_LinkClearedEvent.json", 1_700_000_060_000_000)
             assert httpx.post(listener, json=cleared, auth=auth).status_code == 202
             assert httpx.get(f"{api}/api/v1/alarms").json() == []
+            again = o_ru_event(samples, "oran_oru_LinkFailureEvent.json", 1_700_000_120_000_000)
+            assert httpx.post(listener, json=again, auth=auth).status_code == 202
 
             bad = copy.deepcopy(raised)
             bad["event"]["faultFields"]["eventSeverity"] = "SEVERE"
@@ -145,9 +137,35 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-            log.close()
         # A clean shutdown takes the info-job back.
         assert httpx.get(f"{ics}/data-consumer/v1/info-jobs/rapp-pm").status_code == 404
+
+        # The alarm raised again is still active after a restart (its sender will not repeat
+        # it), and late deliveries of the older raise and clear do not change it.
+        proc = _start(env, log, api)
+        try:
+            [active] = httpx.get(f"{api}/api/v1/alarms").json()
+            assert active["event_time"] == "2023-11-14T22:15:20+00:00"
+            for late in (raised, cleared):
+                assert httpx.post(listener, json=late, auth=auth).status_code == 202
+            assert httpx.get(f"{api}/api/v1/alarms").json() == [active]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+
+
+def _start(env: dict[str, str], log: IO[bytes], api: str) -> subprocess.Popen[bytes]:
+    """``rapp serve`` in a process of its own, once it is ready."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rapp", "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    poll(lambda: httpx.get(f"{api}/readyz", timeout=2).status_code == 200 if _up(api) else False)
+    return proc
 
 
 def file_ready_event(header: dict, location: str) -> dict:

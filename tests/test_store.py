@@ -1,13 +1,22 @@
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from rapp.api import create_app
-from rapp.domain import Action, Decision, FileReady, Outcome, OutcomeState, Verdict
+from rapp.domain import (
+    Action,
+    Alarm,
+    Decision,
+    FileReady,
+    Outcome,
+    OutcomeState,
+    Severity,
+    Verdict,
+)
 from rapp.store import FileReadyState, Journal
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -198,3 +207,28 @@ def test_file_ready_listed_most_recent_first(journal: Journal):
     long_url = "https://files.example/" + "x" * 5000  # beyond what a btree index takes
     assert journal.record_file_ready(file_ready(long_url), "pod-0") is True
     assert journal.pending_file_ready("pod-0")[-1].url == long_url
+
+
+def _alarm(alarm_id: str, severity: Severity, minute: int) -> Alarm:
+    at = datetime(2026, 3, 1, 10, minute, tzinfo=UTC)
+    return Alarm(alarm_id, "O-RU-1", f"O-RU-1/{alarm_id}", "28", severity, at, "link down")
+
+
+def test_alarms_keep_the_newest_state_whatever_the_order(journal: Journal):
+    raised, cleared = _alarm("a", Severity.MAJOR, 1), _alarm("a", Severity.CLEARED, 2)
+    other = _alarm("b", Severity.CRITICAL, 3)
+    journal.record_alarms([cleared, other])
+    journal.record_alarms([raised])  # delivered late: older than the clear, ignored
+    assert journal.alarms() == [other]
+    assert sorted(journal.alarms(cleared_since=cleared.event_time), key=str) == sorted(
+        [cleared, other], key=str
+    )
+    assert journal.alarms(cleared_since=cleared.event_time + timedelta(seconds=1)) == [other]
+    tie = _alarm("b", Severity.CLEARED, 3)  # same time as the raise: the clear wins
+    journal.record_alarms([tie])
+    journal.record_alarms([other])
+    assert journal.alarms() == []
+    again = _alarm("a", Severity.CRITICAL, 4)
+    journal.record_alarms([again, _alarm("a", Severity.MINOR, 5)])  # both changes in one call
+    [row] = journal.alarms()
+    assert (row.alarm_id, row.severity, row.text) == ("a", Severity.MINOR, "link down")

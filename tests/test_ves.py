@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from rapp.domain import FileReady, Severity
-from rapp.telemetry.fetch import fetch_file, redact_url
+from rapp.telemetry.fetch import AllowList, fetch_file, redact_url
 from rapp.telemetry.ranpm import DecodeError
 from rapp.telemetry.ves import SCHEMA_PATH, SchemaError, decode_ves, validate_ves
 from tests.conftest import SAMPLES, serve
@@ -661,34 +661,48 @@ def _ready(url: str) -> FileReady:
     return FileReady(url=url, source="test", notified_at=datetime.now(UTC))
 
 
+def _hosts(url: str) -> AllowList:
+    """An allow-list of just the host:port ``url`` names."""
+    return AllowList(hosts=(httpx.URL(url).netloc.decode().rpartition("@")[2],))
+
+
 async def test_fetch_http(files_url: str) -> None:
-    assert await fetch_file(_ready(f"{files_url}/pm.xml.gz")) == BODY
+    assert await fetch_file(_ready(f"{files_url}/pm.xml.gz"), allow=_hosts(files_url)) == BODY
     async with httpx.AsyncClient() as client:
-        assert await fetch_file(_ready(f"{files_url}/pm.xml.gz"), client=client) == BODY
+        assert (
+            await fetch_file(
+                _ready(f"{files_url}/pm.xml.gz"), allow=_hosts(files_url), client=client
+            )
+            == BODY
+        )
 
 
 async def test_fetch_http_userinfo_is_sent_and_redacted(files_url: str) -> None:
     host = files_url.removeprefix("http://")
-    assert await fetch_file(_ready(f"http://user:s3cret@{host}/private.xml")) == b"secret pm"
+    assert (
+        await fetch_file(_ready(f"http://user:s3cret@{host}/private.xml"), allow=_hosts(files_url))
+        == b"secret pm"
+    )
     with pytest.raises(DecodeError) as err:
-        await fetch_file(_ready(f"http://user:wrong@{host}/private.xml"))
+        await fetch_file(_ready(f"http://user:wrong@{host}/private.xml"), allow=_hosts(files_url))
     assert err.value.reason == f"GET http://***@{host}/private.xml answered 401"
     assert "wrong" not in err.value.reason
 
 
 async def test_fetch_http_errors(files_url: str) -> None:
     with pytest.raises(DecodeError, match=r"answered 404"):
-        await fetch_file(_ready(f"{files_url}/missing"))
+        await fetch_file(_ready(f"{files_url}/missing"), allow=_hosts(files_url))
     with pytest.raises(DecodeError, match=r"Content-Length \d+ is over the 10-byte limit"):
-        await fetch_file(_ready(f"{files_url}/pm.xml.gz"), max_bytes=10)
+        await fetch_file(_ready(f"{files_url}/pm.xml.gz"), allow=_hosts(files_url), max_bytes=10)
     with pytest.raises(DecodeError, match=r"/endless: body is over the 1048576-byte limit"):
-        await fetch_file(_ready(f"{files_url}/endless"), max_bytes=2**20)
+        await fetch_file(_ready(f"{files_url}/endless"), allow=_hosts(files_url), max_bytes=2**20)
     with pytest.raises(DecodeError, match=r"GET .*/slow timed out after 0.3 s"):
-        await fetch_file(_ready(f"{files_url}/slow"), timeout=0.3)
+        await fetch_file(_ready(f"{files_url}/slow"), allow=_hosts(files_url), timeout=0.3)
     from tests.conftest import free_port
 
+    closed = f"http://u:hunter2@127.0.0.1:{free_port()}/x"
     with pytest.raises(DecodeError) as err:
-        await fetch_file(_ready(f"http://u:hunter2@127.0.0.1:{free_port()}/x"))
+        await fetch_file(_ready(closed), allow=_hosts(closed))
     assert err.value.reason.startswith("GET http://***@127.0.0.1:")
     assert "failed" in err.value.reason
     assert "hunter2" not in err.value.reason
@@ -697,24 +711,24 @@ async def test_fetch_http_errors(files_url: str) -> None:
 async def test_fetch_local(tmp_path: Path) -> None:
     path = tmp_path / "A.xml.gz"
     path.write_bytes(BODY)
-    assert await fetch_file(_ready(str(path))) == BODY
-    assert await fetch_file(_ready(path.as_uri())) == BODY
+    assert await fetch_file(_ready(str(path)), allow=AllowList(dirs=(tmp_path,))) == BODY
+    assert await fetch_file(_ready(path.as_uri()), allow=AllowList(dirs=(tmp_path,))) == BODY
     with pytest.raises(DecodeError, match=r"is \d+ bytes, over the 10-byte limit"):
-        await fetch_file(_ready(str(path)), max_bytes=10)
+        await fetch_file(_ready(str(path)), allow=AllowList(dirs=(tmp_path,)), max_bytes=10)
     with pytest.raises(DecodeError, match=r"cannot read .*missing.xml: No such file"):
-        await fetch_file(_ready(str(tmp_path / "missing.xml")))
+        await fetch_file(_ready(str(tmp_path / "missing.xml")), allow=AllowList(dirs=(tmp_path,)))
     with pytest.raises(DecodeError, match="names host 'otherhost'"):
-        await fetch_file(_ready("file://otherhost/pm/A.xml"))
+        await fetch_file(_ready("file://otherhost/pm/A.xml"), allow=AllowList(dirs=(tmp_path,)))
 
 
 async def test_fetch_sftp_is_refused_clearly() -> None:
     with pytest.raises(DecodeError) as err:
-        await fetch_file(_ready("sftp://admin:pw@10.0.0.1:22/pm/A.xml"))
+        await fetch_file(_ready("sftp://admin:pw@10.0.0.1:22/pm/A.xml"), allow=AllowList())
     assert err.value.reason == (
         "sftp is not supported; mount the file or use https (file sftp://***@10.0.0.1:22/pm/A.xml)"
     )
     with pytest.raises(DecodeError, match="unsupported URL scheme 'gopher'"):
-        await fetch_file(_ready("gopher://x/y"))
+        await fetch_file(_ready("gopher://x/y"), allow=AllowList())
 
 
 def test_redact_url() -> None:

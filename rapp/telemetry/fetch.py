@@ -159,10 +159,10 @@ def _host_key(raw_host: bytes) -> str:
 async def fetch_file(
     ready: FileReady,
     *,
+    allow: AllowList,
     timeout: float = 30.0,  # noqa: ASYNC109 - the deadline is enforced with asyncio.timeout
     max_bytes: int = 512 * 2**20,
     client: httpx.AsyncClient | None = None,
-    allow: AllowList | None = None,
 ) -> bytes:
     """The bytes of ``ready.url``, at most ``max_bytes`` of them, within ``timeout`` seconds.
 
@@ -170,15 +170,14 @@ async def fetch_file(
     is sent as basic auth); any final status but 200 fails; a body over ``max_bytes`` is refused
     while it streams (or at once from its Content-Length). Local paths and ``file://`` URLs are
     read from disk with the same limit. The bytes are returned as sent (a gzip file stays gzip:
-    the decoders sniff it). ``allow`` None checks nothing: only for callers that chose the file
-    themselves, never for a URL that came from the network.
+    the decoders sniff it). ``allow`` is required: the URL comes from the network, and a
+    fetcher that checks nothing by default is a server-side request forgery waiting to happen.
     """
     url = ready.url
     shown = redact_url(url)
     _, target = _classify(url, shown)
-    if allow is not None:
-        checked = allow.check(url)
-        target = checked if checked is not None else target
+    checked = allow.check(url)
+    target = checked if checked is not None else target
     if isinstance(target, httpx.URL):
         try:
             async with asyncio.timeout(timeout):
@@ -199,7 +198,7 @@ async def _http(
     seconds: float,
     max_bytes: int,
     client: httpx.AsyncClient | None,
-    allow: AllowList | None,
+    allow: AllowList,
 ) -> bytes:
     own = client is None
     http = client or httpx.AsyncClient(timeout=seconds)
@@ -214,8 +213,7 @@ async def _http(
                 request = response.next_request
             finally:
                 await response.aclose()
-            if allow is not None:
-                _check_redirect(request.url, shown, allow.hosts)
+            _check_redirect(request.url, shown, allow.hosts)
         raise FetchError(f"GET {shown}: more than {_MAX_REDIRECTS} redirects")
     except httpx.HTTPError as err:
         raise FetchError(
