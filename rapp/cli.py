@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from rapp.cli_models import models_app
 from rapp.config import Settings
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ policy_app = typer.Typer(help="Work with the Rego policy set.", no_args_is_help=
 app.add_typer(policy_app, name="policy")
 dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(models_app, name="models")
 
 ConfigOption = Annotated[
     Path | None,
