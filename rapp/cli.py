@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from rapp.cli_ml import export_app
 from rapp.cli_models import models_app
 from rapp.config import Settings
 
@@ -22,6 +23,7 @@ app.add_typer(policy_app, name="policy")
 dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(models_app, name="models")
+app.add_typer(export_app, name="export")
 
 ConfigOption = Annotated[
     Path | None,

@@ -76,6 +76,11 @@ class TelemetrySettings(BaseModel):
     counter_maps: list[Path] = Field(default_factory=list)
     """Operator YAML tables mapping vendor counter names to TS 28.552 names, applied after the
     shipped one (later files win)."""
+    archive_dir: Path | None = None
+    """Where every ingested KPI row is kept as Parquet (a folder per day) for retraining with
+    ``rapp export telemetry``; None keeps nothing."""
+    archive_days: int = Field(default=14, ge=1)
+    """Days of archive kept, counted back from the newest period end written."""
 
 
 class VesSettings(BaseModel):

@@ -39,6 +39,7 @@ from rapp.telemetry import (
     derive_kpis,
     load_counter_map,
 )
+from rapp.telemetry.archive import TelemetryArchive
 from rapp.telemetry.mapping import DEFAULT_TABLE
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ class Runtime:
         self.metrics = LoopMetrics()
         self.state: CellState | None = None
         self.capacity: dict[str, str] = {}
+        t = settings.telemetry
+        self.archive = (
+            TelemetryArchive(t.archive_dir, keep_days=t.archive_days) if t.archive_dir else None
+        )
         self.alarms = AlarmBook()
         # Cleared alarms of the last day too: a raise delivered after its clear stays cleared.
         self.alarms.apply(self.journal.alarms(cleared_since=datetime.now(UTC) - _CLEARED_KEPT))
@@ -255,11 +260,25 @@ class Runtime:
             self._skip_granularities(grans[other])
             batch = PmBatch(batch.frame[~other].reset_index(drop=True))
         before = self.state.skipped.copy()
-        closed = self.state.ingest(derive_kpis(batch))
+        kpis = derive_kpis(batch)
+        closed = self.state.ingest(kpis)
+        self._archive(kpis)
         for reason, rows in (self.state.skipped - before).items():
             self.metrics.pm_rows_skipped.labels(reason).inc(rows)
         self.metrics.cells.set(len(self.state.cells))
         return closed
+
+    def _archive(self, kpis: pd.DataFrame) -> None:
+        if self.archive is None or self.state is None or self.state.latest_rop is None:
+            return
+        # Rows past the state's newest ROP are a jump it holds back (often one bad clock):
+        # not written, so a junk year-2099 row never reaches a training set.
+        ends = kpis.index.get_level_values("period_end")
+        try:
+            self.archive.write(kpis[ends <= self.state.latest_rop])
+        except OSError as exc:
+            # The archive serves retraining, not the loop: a full disk must not stop decisions.
+            log.error("telemetry archive %s not written: %s", self.archive.root, exc)
 
     def _skip_granularities(self, grans: pd.Series) -> None:
         for gran, rows in grans.value_counts().items():

@@ -29,6 +29,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
         store={"url": f"sqlite:///{d}/journal.sqlite"},
         nephio={"remote": str(d / "deploy.git"), "workdir": str(d / "work")},
         enact={"system_database_url": f"sqlite:///{d}/dbos.sqlite"},
+        telemetry={"archive_dir": str(d / "archive")},
     )
     rt = Runtime(settings)
     yield rt
@@ -118,3 +119,15 @@ async def test_push_sources_fill_state_but_do_not_decide_while_kafka_is_not_read
     assert fresh.state is not None
     assert fresh.state.latest_rop == END + pd.Timedelta(minutes=15)
     assert not fresh._tasks  # no decision was spawned
+
+
+async def test_every_ingested_batch_is_archived_for_retraining(fresh: Runtime) -> None:
+    assert fresh.archive is not None
+    later = END + pd.Timedelta(days=3)  # after whatever the other tests archived
+    fresh.ingest(pm(5, later, used=20.0))
+    fresh.ingest(pm(5, later + pd.Timedelta(minutes=15), used=30.0))
+    fresh.ingest(pm(1, pd.Timestamp("2099-01-01T00:00Z")))  # a bad clock: held, not archived
+    rows = fresh.archive.read(since=later.to_pydatetime())
+    assert len(rows) == 10
+    assert set(rows.groupby("period_end")["prb_util_dl"].mean()) == {20.0, 30.0}
+    assert not rows["suspect"].any()
