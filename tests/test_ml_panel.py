@@ -108,3 +108,9 @@ def test_read_frame_from_parquet_csv_and_a_directory(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match=r"expected a \.parquet or \.csv file"):
         read_frame(tmp_path / "notes.txt")
+
+
+def test_read_frame_of_a_dataset_folder_reads_its_kpis_only(tmp_path: Path):
+    long_frame().to_parquet(tmp_path / "kpis.parquet")
+    pd.DataFrame({"event_id": [1], "cell": ["a"]}).to_parquet(tmp_path / "events.parquet")
+    assert len(read_frame(tmp_path)) == len(long_frame())

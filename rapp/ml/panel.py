@@ -141,9 +141,14 @@ class Panel:
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
-    """A long KPI frame from a Parquet or CSV file, or every such file in a directory."""
+    """A long KPI frame from a Parquet or CSV file, or a directory: its ``kpis.parquet`` (or
+    ``kpis.csv``) if it has one (a simulator dataset), else every such file in it."""
     path = Path(path)
     if path.is_dir():
+        # A simulator dataset folder holds events, artefacts and alarms beside kpis.*.
+        for name in ("kpis.parquet", "kpis.csv"):
+            if (path / name).is_file():
+                return read_frame(path / name)
         files = sorted(p for p in path.rglob("*") if p.suffix in {".parquet", ".csv", ".gz"})
         if not files:
             raise FileNotFoundError(f"no .parquet or .csv files in {path}")
