@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from rapp.cli_ml import export_app
+from rapp.cli_ml import evaluate, export_app, train_app
 from rapp.cli_models import models_app
 from rapp.config import Settings
 
@@ -24,6 +24,8 @@ dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
+app.add_typer(train_app, name="train")
+app.command()(evaluate)
 
 ConfigOption = Annotated[
     Path | None,

@@ -188,6 +188,20 @@ class TopologySettings(BaseModel):
     target_template: str = "free5gc-upf-{site}"
 
 
+class ModelSettings(BaseModel):
+    root: Path = Path("models")
+    """The model registry (``rapp models list``): a folder per model name and version."""
+    forecaster: str = "forecaster"
+    """Registry name of the forecaster the loop serves; while it has no champion (or the
+    champion cannot forecast the planner's KPI and quantile), the seasonal baseline, refitted
+    on live history, stands in."""
+    shadow: str | None = None
+    """A forecaster version run beside the champion: its forecasts are planned and logged,
+    never enacted, so it can be judged on live data before promotion."""
+    check_every_s: float = Field(default=30.0, gt=0)
+    """How often the champion pointer is looked at: a promotion is served within this time."""
+
+
 class ForecastSettings(BaseModel):
     season: int = 96
     """Season length in ROPs (96 = one day of 15-minute ROPs)."""
@@ -262,6 +276,7 @@ class Settings(BaseSettings):
     nephio: NephioSettings = Field(default_factory=NephioSettings)
     topology: TopologySettings = Field(default_factory=TopologySettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

@@ -184,6 +184,8 @@ class Forecast:
     cells: pd.Index
     quantiles: tuple[float, ...]
     values: np.ndarray
+    model: str = ""
+    """Which model made it (e.g. ``forecaster v3``), for the decision's evidence."""
 
     def __post_init__(self) -> None:
         expected = (len(self.quantiles), len(self.cells))

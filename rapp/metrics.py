@@ -45,6 +45,19 @@ class LoopMetrics:
             ["action", "verdict"],
             registry=self.registry,
         )
+        self.shadow_decisions = Counter(
+            "rapp_shadow_decisions",
+            "Decisions the shadow challenger would have made (logged, never enacted), by action",
+            ["action"],
+            registry=self.registry,
+        )
+        self.model_drift = Gauge(
+            "rapp_model_drift_psi",
+            "Population stability index of each input the serving model reads, live data of "
+            "the last day against its training data (0.1: watch, 0.25: retrain)",
+            ["model", "feature"],
+            registry=self.registry,
+        )
         self.decide_seconds = Histogram(
             "rapp_decide_seconds",
             "Forecast, plan, gate and journal time for one closed ROP",

@@ -157,6 +157,7 @@ class Planner:
             "threshold_low": self.low,
             "horizon_rops": forecast.horizon,
             "cells_total": len(cells),
+            "model": forecast.model or "unnamed",
         }
         return Decision.new(
             action,

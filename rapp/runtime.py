@@ -11,6 +11,7 @@ decision about a ROP an hour old would act on a network that has already moved o
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ from rapp.enact import Enactor, launch, shutdown
 from rapp.enact.nephio import PublishError, redact_url
 from rapp.metrics import LoopMetrics
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
+from rapp.ml.live import LiveModel
+from rapp.ml.registry import Registry
 from rapp.peers import until_up
 from rapp.planner import Planner, Topology
 from rapp.policy import RegoPolicyEngine
@@ -44,6 +47,12 @@ from rapp.telemetry.mapping import DEFAULT_TABLE
 
 log = logging.getLogger(__name__)
 _CLEARED_KEPT = timedelta(days=1)
+
+
+def _week(granularity_s: int) -> int:
+    return 7 * 86_400 // int(granularity_s) + 1
+
+
 T = TypeVar("T")
 
 
@@ -77,6 +86,13 @@ class Runtime:
             kpi=p.kpi,
             fit_window=f.fit_window,
             refit_every=f.refit_every,
+            live=LiveModel(
+                Registry(settings.models.root),
+                settings.models.forecaster,
+                shadow=settings.models.shadow,
+                check_every=settings.models.check_every_s,
+            ),
+            quantile=p.quantile,
         )
         self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=self.journal)
         self.metrics = LoopMetrics()
@@ -253,7 +269,8 @@ class Runtime:
             self.state = CellState(
                 [self.settings.planner.kpi],
                 granularity_s=int(grans.mode().iloc[0]),
-                retention=max(self.settings.forecast.fit_window, 2),
+                # A week and a ROP: what a trained forecaster reads (weekly lags, its scale).
+                retention=max(self.settings.forecast.fit_window, 2, _week(grans.mode().iloc[0])),
             )
         other = grans.to_numpy() != self.state.granularity_s
         if other.any():
@@ -280,6 +297,28 @@ class Runtime:
             # The archive serves retraining, not the loop: a full disk must not stop decisions.
             log.error("telemetry archive %s not written: %s", self.archive.root, exc)
 
+    async def _shadow(self, rop: pd.Timestamp, served: list[Decision]) -> None:
+        """Plan on the shadow challenger's forecast and log what it would have done differently;
+        nothing it decides is journalled or enacted."""
+        assert self.state is not None
+        forecast = await asyncio.to_thread(self.forecaster.shadow, self.state, rop)
+        if forecast is None:
+            return
+        # A copy: the shadow must not move the champion's cool-down clock.
+        decisions = copy.deepcopy(self.planner).plan(forecast, self.capacity)
+        ours = {(d.target, d.action) for d in served}
+        theirs = {(d.target, d.action) for d in decisions}
+        for d in decisions:
+            self.metrics.shadow_decisions.labels(d.action.value).inc()
+        log.info(
+            "shadow %s at %s: %d decision(s), %d the champion did not make, %d it did not make",
+            forecast.model,
+            rop.isoformat(),
+            len(decisions),
+            len(theirs - ours),
+            len(ours - theirs),
+        )
+
     def _skip_granularities(self, grans: pd.Series) -> None:
         for gran, rows in grans.value_counts().items():
             self.metrics.pm_rows_skipped.labels("granularity").inc(rows)
@@ -299,7 +338,12 @@ class Runtime:
         forecast = await asyncio.to_thread(self.forecaster.forecast, self.state, rop)
         if forecast is None:
             return []
+        for feature, value in (
+            await asyncio.to_thread(self.forecaster.drift, self.state, rop)
+        ).items():
+            self.metrics.model_drift.labels(forecast.model, feature).set(value)
         decisions = self.planner.plan(forecast, self.capacity)
+        await self._shadow(rop, decisions)
         if not decisions:
             return []
         verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))

@@ -34,6 +34,7 @@ async def serve(settings: Settings) -> None:
         if v.enabled
         else None,
         alarms=runtime.alarms,
+        models=lambda: {"forecaster": runtime.forecaster.status()},
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -23,10 +23,12 @@ def create_app(
     *,
     ves: APIRouter | None = None,
     alarms: AlarmBook | None = None,
+    models: Callable[[], Mapping[str, Any]] | None = None,
 ) -> FastAPI:
     """The API over ``journal``; ``readiness`` names each dependency and whether it is up;
     ``metrics`` is served on ``/metrics`` in the Prometheus text format; ``ves`` is the VES
-    event listener's router; ``alarms`` the active FM alarms."""
+    event listener's router; ``alarms`` the active FM alarms; ``models`` what the loop's
+    models are doing (serving version, shadow, errors, input drift)."""
     app = FastAPI(
         title="rapp",
         summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions over A1 and Nephio",
@@ -35,6 +37,7 @@ def create_app(
     app.state.journal = journal
     app.state.readiness = readiness
     app.state.alarms = alarms or AlarmBook()
+    app.state.models = models or dict
     if metrics is not None:
         app.mount("/metrics", make_asgi_app(registry=metrics))
     if ves is not None:
@@ -74,6 +77,13 @@ def create_app(
         """File-ready notifications, most recently changed first: whether each file was taken
         in, and why not for the failed ones (re-announce a file to retry it)."""
         return journal.file_ready_notifications(limit=limit, states=state or ())
+
+    @app.get("/api/v1/models", tags=["models"])
+    def models_status(request: Request) -> dict[str, Any]:
+        """Per model role: which model serves (registry champion or the seasonal baseline),
+        the shadow challenger, the last load or serve error, and input drift (PSI per feature,
+        ``stable`` < 0.1 <= ``watch`` < 0.25 <= ``act``)."""
+        return dict(request.app.state.models())
 
     @app.get("/api/v1/alarms", tags=["alarms"])
     def list_alarms(request: Request) -> list[dict[str, Any]]:

@@ -89,6 +89,17 @@ class DriftReference:
             expected[name] = tuple(float(s) for s in _shares(finite, cut))
         return cls(tuple(columns), edges, expected, n_bins)
 
+    def only(self, features: Sequence[str]) -> DriftReference:
+        """The reference of just ``features`` (those it has): the live loop keeps fewer KPIs
+        in state than a model was trained on."""
+        kept = tuple(f for f in self.features if f in set(features))
+        return DriftReference(
+            kept,
+            {f: self.edges[f] for f in kept},
+            {f: self.expected[f] for f in kept},
+            self.n_bins,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "n_bins": self.n_bins,

@@ -1,44 +1,158 @@
-"""Turn a model with the estimator contract into per-ROP ``Forecast``s over every cell."""
+"""The loop's forecaster: the registry's champion over live history, or the seasonal baseline.
+
+A trained model from the registry (``rapp models promote``) is served as soon as its pointer
+changes, without a restart. Until there is one, or when the champion cannot serve (it does not
+forecast the planner's quantile, it fails), the seasonal baseline, refitted on the live history
+every ``refit_every`` ROPs, stands in: the loop never stops deciding because of a model. A
+shadow challenger is forecast beside the champion, for the runtime to plan and log only.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rapp.domain import Forecast
+from rapp.ml import features
 from rapp.ml.baseline import SeasonalBaselineForecaster
+from rapp.ml.drift import drift_level, psi
+from rapp.ml.live import LiveModel
+from rapp.ml.panel import Panel
 from rapp.state import CellState
 
 log = logging.getLogger(__name__)
 
+BASELINE = "seasonal baseline"
+
+
+def state_panel(state: CellState, kpi: str, end: pd.Timestamp, length: int) -> Panel:
+    """The last ``length`` ROPs up to ``end`` of one KPI in state, as a model's input."""
+    length = min(length, state.retention)
+    step = pd.Timedelta(seconds=state.granularity_s)
+    times = pd.date_range(end=pd.Timestamp(end), periods=length, freq=step)
+    values = state.window(kpi, end, length).astype(np.float64)
+    return Panel(state.cells, times, {kpi: values})
+
 
 class RopForecaster:
-    """Fits ``model`` on the latest history every ``refit_every`` ROPs and forecasts one KPI.
+    """Forecasts one KPI for every cell at the end of a ROP.
 
-    The model must follow scikit-learn's contract with a ``predict_quantiles(X)`` method
-    returning (quantiles, cells, horizon), like ``SeasonalBaselineForecaster``.
+    ``live`` serves the registry's champion (and an optional shadow); ``baseline`` (matrix
+    contract, ``predict_quantiles(X)`` of (quantiles, cells, horizon)) is the stand-in, fitted on
+    the latest ``fit_window`` ROPs every ``refit_every`` ROPs. ``quantile`` is the one the
+    planner needs: a champion that does not forecast it is not served.
     """
 
     def __init__(
         self,
-        model: SeasonalBaselineForecaster,
+        baseline: SeasonalBaselineForecaster,
         *,
         kpi: str,
         fit_window: int,
         refit_every: int,
         min_history: int = 8,
+        live: LiveModel | None = None,
+        quantile: float = 0.9,
     ) -> None:
-        self.model = model
+        self.model = baseline
         self.kpi = kpi
         self.fit_window = fit_window
         self.refit_every = refit_every
-        self.min_history = max(min_history, getattr(model, "horizon", 1) + 1)
+        self.min_history = max(min_history, getattr(baseline, "horizon", 1) + 1)
+        self.live = live
+        self.quantile = quantile
         self._fitted_at: pd.Timestamp | None = None
+        self._refused: str | None = None
+        self._serving = BASELINE
+        self.drift_: dict[str, float] = {}
 
     def forecast(self, state: CellState, rop: pd.Timestamp) -> Forecast | None:
-        """Forecast every known cell from history up to ``rop``; None if history is too short."""
+        """Forecast every known cell from history up to ``rop``; None if history is too short
+        for the baseline and there is no champion."""
+        champion = self.live.get() if self.live is not None else None
+        if champion is not None:
+            served = self._serve(champion, self._label(self.live.version), state, rop)
+            if served is not None:
+                self._serving = served.model
+                return served
+        self._serving = BASELINE
+        return self._baseline(state, rop)
+
+    def drift(self, state: CellState, rop: pd.Timestamp) -> dict[str, float]:
+        """PSI of the last day of live input against the serving champion's training data
+        (empty while the baseline serves: it is fitted on live data, it cannot drift)."""
+        card = self.live.card if self.live is not None else None
+        if self._serving == BASELINE or card is None or card.drift_reference is None:
+            self.drift_ = {}
+            return self.drift_
+        reference = card.drift_reference.only([self.kpi])
+        day = 86_400 // state.granularity_s
+        self.drift_ = (
+            psi(reference, state_panel(state, self.kpi, rop, day)) if reference.features else {}
+        )
+        return self.drift_
+
+    def status(self) -> dict[str, Any]:
+        """What serves, what failed, and the input drift: for the API and operators."""
+        live = self.live
+        return {
+            "kpi": self.kpi,
+            "serving": self._serving,
+            "registry_name": live.name if live else None,
+            "champion": live.version if live else None,
+            "shadow": live.shadow_version if live else None,
+            "error": (live.error if live else None) or self._refused,
+            "drift": {
+                f: {"psi": None if np.isnan(v) else round(v, 4), "level": drift_level(v)}
+                for f, v in self.drift_.items()
+            },
+        }
+
+    def shadow(self, state: CellState, rop: pd.Timestamp) -> Forecast | None:
+        """The shadow challenger's forecast (None without one): for logging, never enacting."""
+        challenger = self.live.shadow() if self.live is not None else None
+        if challenger is None or self.live is None:
+            return None
+        label = f"{self._label(self.live.shadow_version)} (shadow)"
+        return self._serve(challenger, label, state, rop)
+
+    def _serve(
+        self, model: Any, label: str, state: CellState, rop: pd.Timestamp
+    ) -> Forecast | None:
+        if getattr(model, "kpi", self.kpi) != self.kpi or self.quantile not in tuple(
+            getattr(model, "quantiles", ())
+        ):
+            self._refuse(
+                label,
+                f"it forecasts {getattr(model, 'kpi', '?')} at quantiles "
+                f"{tuple(getattr(model, 'quantiles', ()))}; the planner needs {self.kpi} "
+                f"at {self.quantile}",
+            )
+            return None
+        try:
+            context = features.context_length(pd.Timedelta(seconds=state.granularity_s))
+            forecast = model.forecast(state_panel(state, self.kpi, rop, context))
+        except Exception as exc:  # any model failure: the baseline decides this ROP
+            self._refuse(label, f"{type(exc).__name__}: {exc}")
+            return None
+        self._refused = None
+        return dataclasses.replace(forecast, model=label)
+
+    def _refuse(self, label: str, why: str) -> None:
+        message = f"{label} not served, the seasonal baseline stands in: {why}"
+        if message != self._refused:  # once per cause, not every ROP
+            log.error("%s", message)
+            self._refused = message
+
+    def _label(self, version: str | None) -> str:
+        name = self.live.name if self.live is not None else "model"
+        return f"{name} {version}" if version else name
+
+    def _baseline(self, state: CellState, rop: pd.Timestamp) -> Forecast | None:
         history = state.window(self.kpi, rop, min(self.fit_window, state.retention))
         observed = int(np.isfinite(history).any(axis=0).sum())
         if observed < self.min_history:
@@ -60,6 +174,7 @@ class RopForecaster:
             cells=state.cells,
             quantiles=tuple(self.model.quantiles),
             values=values,
+            model=BASELINE,
         )
 
     def _due(self, rop: pd.Timestamp, granularity_s: int) -> bool:

@@ -166,6 +166,22 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A side table (a simulator's ``events`` or ``artefacts``) from Parquet or CSV, with its
+    time columns as UTC timestamps whichever format it came in."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        table = pd.read_parquet(path)
+    elif path.name.endswith((".csv", ".csv.gz")):
+        table = pd.read_csv(path)
+    else:
+        raise ValueError(f"{path}: expected a .parquet or .csv file")
+    for column in ("start", "end", PERIOD_END):
+        if column in table.columns:
+            table[column] = _utc(table[column])
+    return table
+
+
 def _utc(column: pd.Series | pd.Index) -> pd.DatetimeIndex:
     index = pd.DatetimeIndex(pd.to_datetime(column, utc=True))
     return index.as_unit("ns")
