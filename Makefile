@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench models clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,6 +33,16 @@ format: install
 
 bench: install
 	$(BIN)/python bench/rop_pipeline.py
+
+# The shipped models (models/forecaster, models/detector), rebuilt from a seeded simulated
+# network: the same command gives the same models, figures and data hashes.
+MODEL_DATA := var/sim-seed7
+models: install
+	rm -rf models/forecaster models/detector $(MODEL_DATA)
+	$(BIN)/python -m simulators.o1.dataset --cells 200 --days 28 --seed 7 --anomalies 40 \
+		--out $(MODEL_DATA) --format parquet
+	$(BIN)/rapp train forecaster --data $(MODEL_DATA) --root models --promote --author "make models"
+	$(BIN)/rapp train detector --data $(MODEL_DATA) --root models --promote --author "make models"
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .ruff_cache

@@ -95,6 +95,9 @@ def test_loop_enacts_and_denies_within_120s(demo):
         demo,
     )
     rows = decisions(demo["api"])
+    # The shipped champion (models/forecaster) decides, and each decision says so.
+    assert {r["evidence"]["model"] for r in rows} == {"forecaster v1"}
+    assert {r["evidence"]["quantile"] for r in rows} == {0.9}
 
     denied = next(r for r in rows if state_of(r) == "denied")
     assert denied["verdict"]["allow"] is False

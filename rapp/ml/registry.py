@@ -218,6 +218,8 @@ class Registry:
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=folder))
+        # mkdtemp makes it 0700: a runtime under another user (a pod reading a volume) must read it.
+        staging.chmod(0o755)
         try:
             sio.dump(estimator, staging / MODEL_FILE)
             # A file the runtime would refuse (or skops cannot rebuild) is caught here, at
@@ -404,6 +406,7 @@ def _write_card(folder: Path, card: ModelCard) -> None:
 def _atomic_write(path: Path, text: str) -> None:
     """Replace ``path`` so that readers see the old content or the new, never a torn file."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from a reader under another user
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
