@@ -132,9 +132,8 @@ def main() -> None:
         f"scikit-learn {sklearn.__version__}, numpy {np.__version__}"
     )
     train, test = networks(args.cells)
-    print(
-        f"networks: {args.cells} cells; test week {test.kpis['period_end'].max() - pd.Timedelta(days=7):%Y-%m-%d} .."
-    )
+    scored_from = test.kpis["period_end"].max() - pd.Timedelta(days=7)
+    print(f"networks: {args.cells} cells each; scored week from {scored_from:%Y-%m-%d %H:%M}")
 
     print(f"\nforecasting {LEAD} ahead, held-out week of another network (seed 8)")
     results = forecasting(train, test)
@@ -152,14 +151,17 @@ def main() -> None:
     print(
         f"  target: >= 25% below seasonal naive: {gain:.0%} below the better of the two "
         f"[{'met' if gain >= 0.25 else 'NOT met'}]; below Holt-Winters: "
-        f"{ours.wape_at(LEAD):.1%} vs {hw:.1%} [{'met' if ours.wape_at(LEAD) < hw else 'NOT met'}]; "
+        f"{ours.wape_at(LEAD):.1%} vs {hw:.1%} "
+        f"[{'met' if ours.wape_at(LEAD) < hw else 'NOT met'}]; "
         f"P90 coverage 85-95%: {ours.coverage(0.9):.1%} "
         f"[{'met' if 0.85 <= ours.coverage(0.9) <= 0.95 else 'NOT met'}]"
     )
 
     print("\nanomaly detection, third week of the seed-8 network")
+    header = ("events", "F1", "prec", "recall", "FA/cell-wk", "delay", "artefacts")
+    widths = (6, 6, 6, 6, 10, 6, 9)
     print(
-        f"  {'detector':32} {'events':>6} {'F1':>6} {'prec':>6} {'recall':>6} {'FA/cell-wk':>10} {'delay':>6} {'artefacts':>9}"
+        f"  {'detector':32} " + " ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True))
     )
     metrics = detection(test)
     for name, m in metrics.items():

@@ -22,6 +22,10 @@ What must not be flagged is designed out rather than thresholded away:
   unknown ones are left out by ``clean_passes`` refits;
 - a network-wide shift (slow trend, weather) is removed as the median residual over cells;
 - a burst raises load: a load KPI above normal needs ``burst_tolerance`` times the threshold.
+
+The profile and spread are computed in ``rapp.ml.seasonal_profile``, the forest is
+``rapp.ml.residual_forest.ResidualForest``. ``ResidualForest`` can still be imported from here:
+model files saved before it moved name it ``rapp.ml.detector.ResidualForest``.
 """
 
 from __future__ import annotations
@@ -31,13 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, OutlierMixin
-from sklearn.ensemble import IsolationForest
-from sklearn.utils import Tags
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from rapp.domain import PRB_UTIL_DL, PRB_UTIL_UL
+from rapp.ml import seasonal_profile as seasons
 from rapp.ml.panel import Panel
+from rapp.ml.residual_forest import ResidualForest
 from rapp.telemetry.kpi import (
     ACTIVE_UE_DL,
     ACTIVE_UE_UL,
@@ -60,74 +64,6 @@ LOAD_KPIS: frozenset[str] = frozenset(
     {PRB_UTIL_DL, PRB_UTIL_UL, ACTIVE_UE_DL, ACTIVE_UE_UL, RRC_CONN_MEAN, RRC_CONN_MAX, ENERGY_KWH}
 )
 """KPIs that rise with demand: above normal is a burst unless it is far above."""
-
-_MAD_TO_SIGMA = 1.4826
-_MINUTES_PER_DAY = 1440
-
-
-class ResidualForest(OutlierMixin, BaseEstimator):
-    """``IsolationForest`` over robust z vectors, with its score put on the detector's scale.
-
-    ``anomaly_score`` is 1 at the threshold: the forest's raw score ``threshold_mads`` MADs
-    above its median on the training rows. NaN features (a KPI the ROP lacks) count as normal
-    (0) and values are clipped to ``clip``, so one absurd KPI cannot dominate the isolation.
-    """
-
-    def __init__(
-        self,
-        n_estimators: int = 100,
-        max_samples: int | str = "auto",
-        clip: float = 10.0,
-        threshold_mads: float = 10.0,
-        random_state: int | np.random.RandomState | None = None,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.max_samples = max_samples
-        self.clip = clip
-        self.threshold_mads = threshold_mads
-        self.random_state = random_state
-
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
-    def fit(self, X: np.ndarray, y: None = None) -> ResidualForest:
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
-        rows = self._prepare(X)
-        self.forest_ = IsolationForest(
-            n_estimators=self.n_estimators,
-            max_samples=self.max_samples,
-            random_state=self.random_state,
-        ).fit(rows)
-        raw = -self.forest_.score_samples(rows)
-        self.center_ = float(np.median(raw))
-        mad = _MAD_TO_SIGMA * float(np.median(np.abs(raw - self.center_)))
-        self.spread_ = max(mad, 1e-3)  # identical rows have no spread; keep the score finite
-        self.offset_ = -1.0
-        return self
-
-    def anomaly_score(self, X: np.ndarray) -> np.ndarray:
-        """0 is typical, 1 the threshold, larger more anomalous."""
-        check_is_fitted(self, "forest_")
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64, reset=False)
-        raw = -self.forest_.score_samples(self._prepare(X))
-        return (raw - self.center_) / (self.threshold_mads * self.spread_)
-
-    def score_samples(self, X: np.ndarray) -> np.ndarray:
-        """Lower is more abnormal (scikit-learn's convention for outlier detectors)."""
-        return -self.anomaly_score(X)
-
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Negative for outliers."""
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """-1 for outliers, 1 for inliers."""
-        return np.where(self.decision_function(X) < 0, -1, 1)
-
-    def _prepare(self, X: np.ndarray) -> np.ndarray:
-        return np.clip(np.nan_to_num(X, nan=0.0), -self.clip, self.clip)
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,14 +193,19 @@ class Detector(BaseEstimator):
 
     def _learn(self, logs: np.ndarray, week: np.ndarray) -> None:
         """Profile, spread and forest from log KPIs (NaN: not to be learned from)."""
-        self.profile_ = self._fit_profile(logs, week, self.min_slot_samples)
-        _, n_day = self._n_slots()
-        workdays = [d for d in range(7) if d not in self.weekend_days]
-        by_day = self.profile_.reshape(*self.profile_.shape[:2], 7, n_day)
-        self.workday_profile_ = _nanmedian_last(np.moveaxis(by_day[:, :, workdays], 2, -1))
-        resid = self._remove_common_mode(self._held_out_residuals(logs, week))
-        self.scale_ = self._fit_scale(resid, week)
-        z = resid / self._scale_at(week)
+        slots, weekend = self.slot_minutes, self.weekend_days
+        self.profile_ = seasons.fit_profile(
+            logs, week, slot_minutes=slots, weekend_days=weekend, min_samples=self.min_slot_samples
+        )
+        self.workday_profile_ = seasons.workday_profile(
+            self.profile_, slot_minutes=slots, weekend_days=weekend
+        )
+        held_out = seasons.held_out_residuals(
+            logs, week, slot_minutes=slots, weekend_days=weekend, min_samples=self.min_slot_samples
+        )
+        resid = seasons.remove_common_mode(held_out, self.min_network_cells)
+        self.scale_ = seasons.fit_scale(resid, week, slot_minutes=slots, min_scale=self.min_scale)
+        z = resid / seasons.scale_at(self.scale_, week, slot_minutes=slots)
         rows = z.reshape(len(self.kpis_), -1).T
         rows = rows[~np.isnan(rows).all(axis=1)]
         if len(rows) == 0:
@@ -281,47 +222,6 @@ class Detector(BaseEstimator):
         self.profile_ = self.profile_.astype(np.float32)
         self.workday_profile_ = self.workday_profile_.astype(np.float32)
         self.scale_ = self.scale_.astype(np.float32)
-
-    def _fit_profile(self, logs: np.ndarray, week: np.ndarray, min_samples: int) -> np.ndarray:
-        """(kpis, cells, week slots) medians. A thin week slot takes the median of its hour
-        on days of its type (workday or weekend), then of its hour on any day: an office
-        cell's Sunday must not be guessed from its Mondays while Sundays are known."""
-        n_week, n_day = self._n_slots()
-        slot = np.floor(week).astype(np.int64) % n_week
-        weekly, count = _grouped_median(logs, slot, n_week)
-        hour = np.arange(n_week) % n_day
-        weekend = np.isin(np.arange(n_week) // n_day, self.weekend_days).astype(np.int64)
-        by_type, type_count = _grouped_median(logs, (weekend * n_day + hour)[slot], 2 * n_day)
-        daily, _ = _grouped_median(logs, slot % n_day, n_day)
-        of_type = weekend * n_day + hour
-        fallback = np.where(
-            type_count[..., of_type] >= min_samples, by_type[..., of_type], daily[..., hour]
-        )
-        return np.where(count >= min_samples, weekly, fallback)
-
-    def _held_out_residuals(self, logs: np.ndarray, week: np.ndarray) -> np.ndarray:
-        """Residuals of each ROP against a profile fitted without it (two folds, alternate ROPs).
-
-        In-sample residuals of a median over a few samples are too small (about 25% with one
-        week of history), which would make every later ROP look that much more significant.
-        """
-        odd = np.arange(logs.shape[-1]) % 2 == 1
-        need = max(1, -(-self.min_slot_samples // 2))
-        resid = np.empty_like(logs)
-        for held_out in (odd, ~odd):  # two folds, each over every cell at once
-            profile = self._fit_profile(np.where(held_out, np.nan, logs), week, need)
-            resid[..., held_out] = (logs - self._expected_log(profile, week))[..., held_out]
-        return resid
-
-    def _fit_scale(self, resid: np.ndarray, week: np.ndarray) -> np.ndarray:
-        """(kpis, cells, day slots) robust spread, floored by the cell's overall spread."""
-        _, n_day = self._n_slots()
-        slot = np.floor(week).astype(np.int64) % n_day
-        spread, _ = _grouped_median(np.abs(resid), slot, n_day)
-        overall = _nanmedian_last(np.abs(resid))[..., None]
-        # A slot whose few samples happen to agree must not claim more certainty than the cell.
-        spread = np.fmax(_MAD_TO_SIGMA * spread, 0.5 * _MAD_TO_SIGMA * overall)
-        return np.fmax(spread, self.min_scale)
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -397,118 +297,35 @@ class Detector(BaseEstimator):
         ``rows`` maps the panel's cells to fitted ones (None: the same cells, same order);
         only the profile slots the panel's ROPs need are gathered, never the whole profile.
         """
-        expected = self._expected_log(self.profile_, week, rows)
-        spread = self._scale_at(week, rows)
+        expected = seasons.expected_log(self.profile_, week, rows)
+        spread = seasons.scale_at(self.scale_, week, slot_minutes=self.slot_minutes, rows=rows)
         odd = np.zeros(len(times), dtype=bool)
         if self.rest_day is not None and logs.shape[1] >= self.min_network_cells:
+            rest_week = seasons.as_rest_day(week, self.rest_day, self.slot_minutes)
             others = {
-                "rest": self._expected_log(self.profile_, self._as_rest_day(week), rows),
-                "workday": self._expected_log(self.workday_profile_, week, rows),
+                "rest": seasons.expected_log(self.profile_, rest_week, rows),
+                "workday": seasons.expected_log(self.workday_profile_, week, rows),
             }
-            expected, odd = self._day_profiles(logs, expected, others, spread, week, times)
-        resid = self._remove_common_mode(logs - expected)
+            expected, odd = seasons.choose_day_profiles(
+                logs,
+                expected,
+                others,
+                spread,
+                week,
+                times,
+                step_ns=self.step_ns_,
+                slot_minutes=self.slot_minutes,
+                rest_day=self.rest_day,
+                weekend_days=self.weekend_days,
+            )
+        resid = seasons.remove_common_mode(logs - expected, self.min_network_cells)
         return resid / spread, expected, odd
 
-    def _day_profiles(
-        self,
-        logs: np.ndarray,
-        own: np.ndarray,
-        others: dict[str, np.ndarray],
-        spread: np.ndarray,
-        week: np.ndarray,
-        times: pd.DatetimeIndex,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per calendar day, the network's own weekly profile or, if most cells fit it badly
-        and another clearly better, the rest day's (a holiday) or a typical workday's (the
-        training history's same weekday was itself odd).
-
-        Judged over every cell at once, so one cell's anomaly cannot change its day's profile.
-        """
-        _, n_day = self._n_slots()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are gaps
-
-            def misfit(expected: np.ndarray) -> np.ndarray:
-                return np.nanmean(np.minimum(np.abs(logs - expected) / spread, 10.0), axis=0)
-
-            own_misfit = misfit(own)
-            other_misfit = {name: misfit(e) for name, e in others.items()}
-            expected, odd = own, np.zeros(len(times), dtype=bool)
-            day = np.floor(week / n_day).astype(np.int64) % 7
-            codes, _ = pd.factorize((times - pd.Timedelta(self.step_ns_ // 2, "ns")).normalize())
-            for code in np.unique(codes):  # one pass per calendar day, never per cell
-                cols = codes == code
-                weekday = day[cols][0]
-                usable = {
-                    "rest": weekday != self.rest_day,
-                    "workday": weekday not in self.weekend_days,
-                }
-                fit_own = _nanmedian_last(own_misfit[:, cols].reshape(-1))
-                fits = {
-                    n: _nanmedian_last(m[:, cols].reshape(-1))
-                    for n, m in other_misfit.items()
-                    if usable[n]
-                }
-                # A normal day's mean |z| is about 0.8; twice that is a day the profile missed.
-                if not fits or not fit_own > 1.6:
-                    continue
-                best = min(fits, key=fits.__getitem__)
-                if fits[best] < 0.6 * fit_own:
-                    if expected is own:
-                        expected = own.copy()
-                    expected[..., cols] = others[best][..., cols]
-                    odd[cols] = True
-        return expected, odd
-
-    # -- the weekly clock ------------------------------------------------------------------
-
-    def _n_slots(self) -> tuple[int, int]:
-        per_day = _MINUTES_PER_DAY // self.slot_minutes
-        return 7 * per_day, per_day
-
     def _week_position(self, times: pd.DatetimeIndex) -> np.ndarray:
-        """Each ROP's middle as a fractional week slot (0 = Monday 00:00 UTC)."""
-        middle = times - pd.Timedelta(self.step_ns_ // 2, unit="ns")
-        minutes = (
-            middle.day_of_week.to_numpy() * _MINUTES_PER_DAY
-            + middle.hour.to_numpy() * 60
-            + middle.minute.to_numpy()
-            + middle.second.to_numpy() / 60.0
-        )
-        return minutes / self.slot_minutes
-
-    def _as_rest_day(self, week: np.ndarray) -> np.ndarray:
-        _, n_day = self._n_slots()
-        return self.rest_day * n_day + np.mod(week, n_day)
-
-    def _expected_log(
-        self, profile: np.ndarray, week: np.ndarray, rows: np.ndarray | None = None
-    ) -> np.ndarray:
-        """(kpis, cells, T) profile linearly interpolated between slot centres (around the
-        week's end, or the day's for a daily profile), so a morning ramp is not a staircase."""
-        slots = profile.shape[-1]
-        centred = week - 0.5
-        lo = np.floor(centred).astype(np.int64)
-        frac = centred - lo
-        return (1 - frac) * _at(profile, rows, lo % slots) + frac * _at(
-            profile, rows, (lo + 1) % slots
-        )
-
-    def _scale_at(self, week: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        _, n_day = self._n_slots()
-        return _at(self.scale_, rows, np.floor(week).astype(np.int64) % n_day)
-
-    def _remove_common_mode(self, resid: np.ndarray) -> np.ndarray:
-        """Subtract the median residual over cells per ROP and KPI: what every cell shares
-        (trend, weather, a holiday the rest day does not fully explain) is not a cell's anomaly."""
-        if resid.shape[1] < self.min_network_cells:
-            return resid
-        common = _nanmedian_last(np.moveaxis(resid, 1, -1))[:, None, :]
-        enough = (~np.isnan(resid)).sum(axis=1, keepdims=True) >= self.min_network_cells
-        return resid - np.where(enough, common, 0.0)
+        return seasons.week_position(times, self.step_ns_, self.slot_minutes)
 
     def _check_params(self) -> None:
-        if self.slot_minutes <= 0 or _MINUTES_PER_DAY % self.slot_minutes:
+        if self.slot_minutes <= 0 or seasons.MINUTES_PER_DAY % self.slot_minutes:
             raise ValueError(f"slot_minutes must divide a day, got {self.slot_minutes}")
         if self.min_run < 1:
             raise ValueError(f"min_run must be at least 1, got {self.min_run}")
@@ -577,39 +394,3 @@ def _check_panel(panel: object, min_rops: int = 1) -> None:
 def _log(values: np.ndarray) -> np.ndarray:
     """log1p of the KPI, negatives (a broken counter) read as 0."""
     return np.log1p(np.clip(values, 0.0, None))
-
-
-def _grouped_median(
-    values: np.ndarray, group: np.ndarray, n_groups: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """nanmedian and non-NaN count of ``values[..., t]`` per ``group[t]``, all rows at once.
-
-    Columns are gathered into a (..., groups, widest group) block padded with NaN, so one
-    sort covers every cell and KPI.
-    """
-    order = np.argsort(group, kind="stable")
-    sizes = np.bincount(group, minlength=n_groups)
-    rank = np.arange(len(group)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    index = np.full((n_groups, max(int(sizes.max(initial=0)), 1)), -1)
-    index[group[order], rank] = order
-    block = values[..., np.clip(index, 0, None)]
-    block[..., index < 0] = np.nan
-    return _nanmedian_last(block), (~np.isnan(block)).sum(axis=-1)
-
-
-def _nanmedian_last(values: np.ndarray) -> np.ndarray:
-    """Median over the last axis ignoring NaN (NaN if none): a sort, which NaN ends, then the
-    middle of what is left. ``np.nanmedian`` is an order of magnitude slower on many rows."""
-    ordered = np.sort(values, axis=-1)
-    count = (~np.isnan(ordered)).sum(axis=-1, keepdims=True)
-    low = np.take_along_axis(ordered, np.clip((count - 1) // 2, 0, None), axis=-1)
-    high = np.take_along_axis(ordered, np.clip(count // 2, 0, None), axis=-1)
-    high = np.where(count % 2 == 1, low, high)  # odd count: one middle value
-    return np.where(count > 0, (low + high) / 2, np.nan)[..., 0]
-
-
-def _at(matrix: np.ndarray, rows: np.ndarray | None, columns: np.ndarray) -> np.ndarray:
-    """``matrix[:, rows][..., columns]`` (kpis, cells, T) without copying every column."""
-    if rows is None:
-        return matrix[..., columns]
-    return matrix[:, rows[:, None], columns[None, :]]

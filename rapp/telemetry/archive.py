@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -47,8 +48,9 @@ class TelemetryArchive:
         for day, rows in frame.groupby(days, sort=True):
             folder = self.root / f"{_DAY}{day.isoformat()}"
             folder.mkdir(parents=True, exist_ok=True)
-            first = rows["period_end"].min().strftime("%H%M%S")
-            target = folder / f"{first}-{uuid.uuid4().hex[:12]}.parquet"
+            # Named by write time: files sort in the order they were written, so when a batch
+            # is ingested twice (a restart), ``read`` keeps the later copy.
+            target = folder / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
             temporary = target.with_suffix(".tmp")
             rows.to_parquet(temporary, index=False)
             temporary.replace(target)  # readers never see half a file
