@@ -99,25 +99,27 @@ def detection(test: Dataset) -> dict[str, EventMetrics]:
 
 
 def inference(test: Dataset, n: int) -> tuple[float, float]:
-    """Seconds for one forecast and one detector score over ``n`` cells (tiled panel)."""
+    """Seconds for one forecast and one detector score over ``n`` cells.
+
+    The panel is the test network tiled out to ``n`` cells (each copy's level scaled a little);
+    the detector's per-cell state (profiles, spreads) is tiled the same way, since fitting it
+    on 100k cells is training, not inference.
+    """
     forecaster = Forecaster().fit(Panel.from_frame(test.kpis, kpis=["prb_util_dl"]))
     detector = Detector(random_state=0)
-    small = Panel.from_frame(test.kpis, kpis=list(detector.kpis))
+    small = Panel.from_frame(test.kpis, kpis=list(detector.kpis)).window(-673, None)
+    detector.fit(small)
     reps = -(-n // len(small.cells))
     rng = np.random.default_rng(0)
     cells = pd.Index([f"{c}#{r}" for r in range(reps) for c in small.cells][:n])
-    tiled = {
-        k: (np.tile(v, (reps, 1))[:n] * rng.uniform(0.9, 1.1, (n, 1))).astype(np.float64)
-        for k, v in small.values.items()
-    }
-    big = Panel(cells, small.times, tiled)
-    context = big.window(-673, None)
-    forecast_s, _ = timed(
-        lambda: forecaster.predict_quantiles(
-            Panel(cells, context.times, {"prb_util_dl": context.kpi("prb_util_dl")})
-        )
+    level = rng.uniform(0.9, 1.1, (n, 1))
+    big = Panel(
+        cells, small.times, {k: np.tile(v, (reps, 1))[:n] * level for k, v in small.values.items()}
     )
-    detector.fit(big.window(-672 - 96, -96))
+    detector.cells_ = np.asarray(cells, dtype=str)
+    for name in ("profile_", "workday_profile_", "scale_"):
+        setattr(detector, name, np.tile(getattr(detector, name), (1, reps, 1))[:, :n])
+    forecast_s, _ = timed(lambda: forecaster.predict_quantiles(big))
     score_s, _ = timed(lambda: detector.score(big.window(-2, None)))
     return forecast_s, score_s
 
@@ -147,14 +149,17 @@ def main() -> None:
     naive = results["seasonal naive (daily)"].wape_at(LEAD)
     weekly = results["seasonal naive (weekly)"].wape_at(LEAD)
     hw = results["Holt-Winters"].wape_at(LEAD)
-    gain = 1 - ours.wape_at(LEAD) / min(naive, weekly)
+    ok = ours.wape_at(LEAD)
+    daily_gain, weekly_gain = 1 - ok / naive, 1 - ok / weekly
+    cover = ours.coverage(0.9)
     print(
-        f"  target: >= 25% below seasonal naive: {gain:.0%} below the better of the two "
-        f"[{'met' if gain >= 0.25 else 'NOT met'}]; below Holt-Winters: "
-        f"{ours.wape_at(LEAD):.1%} vs {hw:.1%} "
-        f"[{'met' if ours.wape_at(LEAD) < hw else 'NOT met'}]; "
-        f"P90 coverage 85-95%: {ours.coverage(0.9):.1%} "
-        f"[{'met' if 0.85 <= ours.coverage(0.9) <= 0.95 else 'NOT met'}]"
+        f"  target: >= 25% below seasonal naive (daily season): {daily_gain:.0%} "
+        f"[{'met' if daily_gain >= 0.25 else 'NOT met'}]; against the weekly season, "
+        f"{weekly_gain:.0%} [{'met' if weekly_gain >= 0.25 else 'NOT met'}]"
+    )
+    print(
+        f"          below Holt-Winters: {ok:.1%} vs {hw:.1%} [{'met' if ok < hw else 'NOT met'}]; "
+        f"P90 coverage 85-95%: {cover:.1%} [{'met' if 0.85 <= cover <= 0.95 else 'NOT met'}]"
     )
 
     print("\nanomaly detection, third week of the seed-8 network")

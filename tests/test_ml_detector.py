@@ -58,6 +58,11 @@ INJECTED: tuple[tuple[str, int, float, int], ...] = (
 )
 
 
+# This fixture's anomalies are milder and its noise plainer than the simulator's, on which the
+# default threshold is tuned (bench/ml.py): the mechanics are tested at the threshold it suits.
+FIXTURE_Z = 5.0
+
+
 @dataclass(frozen=True)
 class Network:
     frame: pd.DataFrame
@@ -236,7 +241,7 @@ def split(network: Network) -> tuple[Panel, Panel]:
 
 @pytest.fixture(scope="module")
 def detector(split: tuple[Panel, Panel]) -> Detector:
-    return Detector(random_state=0).fit(split[0])
+    return Detector(random_state=0, z_threshold=FIXTURE_Z).fit(split[0])
 
 
 @pytest.fixture(scope="module")
@@ -287,14 +292,22 @@ def test_artefacts_gaps_and_clean_cells_are_never_flagged(
     assert outside.sum() <= 2  # at most one stray confirmed run in 40 cell-weeks
 
 
-def test_persistence_is_what_keeps_one_rop_counter_resets_out(
+def test_a_one_rop_counter_reset_is_not_an_anomaly(
     detector: Detector, network: Network, split: tuple[Panel, Panel]
 ) -> None:
-    test = split[1]
-    impatient = clone(detector).set_params(min_run=1).fit(split[0])
-    flags = impatient.predict(test)
-    metrics = evaluate_events(flags, test.cells, test.times, network.events, network.artefacts)
-    assert metrics.n_artefacts_flagged > 0
+    train, test = split
+    cell = next(i for i, c in enumerate(test.cells) if c not in set(network.events["cell"]))
+    t = 200
+    assert np.isfinite(test.kpi("prb_util_dl")[cell, t - 1 : t + 2]).all()
+    dropped = copy_with(test, cell=cell, rops=slice(t, t + 1), factor=0.05)  # a sharp drop
+    zeroed = copy_with(test, cell=cell, rops=slice(t, t + 1), factor=0.0)  # every counter 0
+    impatient = clone(detector).set_params(min_run=1).fit(train)
+    # Persistence is what keeps a one-ROP drop out: without it, the drop is flagged.
+    assert impatient.predict(dropped)[cell, t]
+    assert not detector.predict(dropped)[cell, t - 1 : t + 3].any()
+    # A ROP of zeros is a gap until the next ROP says the cell really went silent.
+    assert not impatient.predict(zeroed)[cell, t]
+    assert not detector.predict(zeroed)[cell, t - 1 : t + 3].any()
 
 
 def test_a_holiday_that_looks_like_sunday_is_not_an_anomaly(
@@ -312,14 +325,17 @@ def test_short_history_falls_back_to_the_daily_profile(network: Network) -> None
     panel = network.panel
     three_days = panel.window(0, 3 * ROPS_PER_DAY)  # Monday to Wednesday only
     thursday = panel.window(3 * ROPS_PER_DAY, 4 * ROPS_PER_DAY)
-    detector = Detector(random_state=0).fit(three_days)
+    detector = Detector(random_state=0, z_threshold=FIXTURE_Z).fit(three_days)
     assert np.isfinite(detector.profile_).all()
     evidence = detector.evidence(thursday)
     assert evidence.flags.sum() <= 4
     collapsed = copy_with(thursday, cell=5, rops=slice(40, 52), factor=0.0)
     flags = detector.predict(collapsed)
     assert flags[5, 40:52].sum() >= 10
-    assert flags[5, 41]  # confirmed by the second collapsed ROP
+    # The first ROP of zeros could be a counter reset (a gap); the second says it is not and
+    # the third confirms the run.
+    assert not flags[5, 41]
+    assert flags[5, 42]
 
 
 def test_cells_unseen_in_training_get_no_score(
@@ -352,12 +368,16 @@ def test_anomalies_and_a_holiday_in_the_training_history_are_not_learned_as_norm
     known = event_mask(network.events, train.cells, train.times)
     assert known.sum() == sum(duration for *_, duration in INJECTED)
     assert (known == looped_event_mask(network, train)).all()
-    masked = Detector(random_state=0, clean_passes=0).fit(train, known).predict(test)
+    masked = (
+        Detector(random_state=0, z_threshold=FIXTURE_Z, clean_passes=0)
+        .fit(train, known)
+        .predict(test)
+    )
     assert masked.sum() <= 2  # week three is clean: its Wednesday is no holiday
-    naive = Detector(random_state=0, clean_passes=0).fit(train).predict(test)
+    naive = Detector(random_state=0, z_threshold=FIXTURE_Z, clean_passes=0).fit(train).predict(test)
     event_cells = test.cells.isin(network.events["cell"])
     assert naive[event_cells].sum() > 20  # learned last week's faults as these cells' normal
-    cleaned = Detector(random_state=0).fit(train).predict(test)
+    cleaned = Detector(random_state=0, z_threshold=FIXTURE_Z).fit(train).predict(test)
     assert cleaned[event_cells].sum() < naive[event_cells].sum() / 2
     with pytest.raises(ValueError, match="bool mask"):
         Detector().fit(train, known[:, :10])
@@ -571,9 +591,13 @@ def test_estimator_contract(split: tuple[Panel, Panel]) -> None:
 def test_same_random_state_same_scores(
     split: tuple[Panel, Panel], detector: Detector, evidence: Evidence
 ) -> None:
-    again = Detector(random_state=0).fit(split[0]).score(split[1])
+    again = Detector(random_state=0, z_threshold=FIXTURE_Z).fit(split[0]).score(split[1])
     np.testing.assert_array_equal(again, evidence.score)
-    other = Detector(random_state=1, clean_passes=0).fit(split[0]).score(split[1])
+    other = (
+        Detector(random_state=1, z_threshold=FIXTURE_Z, clean_passes=0)
+        .fit(split[0])
+        .score(split[1])
+    )
     assert not np.array_equal(other, evidence.score, equal_nan=True)
 
 

@@ -64,6 +64,8 @@ LOAD_KPIS: frozenset[str] = frozenset(
     {PRB_UTIL_DL, PRB_UTIL_UL, ACTIVE_UE_DL, ACTIVE_UE_UL, RRC_CONN_MEAN, RRC_CONN_MAX, ENERGY_KWH}
 )
 """KPIs that rise with demand: above normal is a burst unless it is far above."""
+DEMAND_KPIS: frozenset[str] = frozenset({PRB_UTIL_DL, ACTIVE_UE_DL, RRC_CONN_MEAN, RRC_CONN_MAX})
+"""KPIs that say more users want DL capacity (what makes per-UE DL throughput fall)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,14 +110,16 @@ class Detector(BaseEstimator):
     ``weekend_days``, ``min_network_cells`` (cells needed before network-wide corrections are
     trusted), ``forest_gate`` (largest |z| below which the forest is not consulted),
     ``max_fit_rows`` (training rows that calibrate the forest), ``clean_passes`` (refits
-    without what the previous pass found deviating) and ``random_state`` (the forest's seed).
+    without what the previous pass found deviating), ``group_by`` (the DN attribute whose cells
+    share a site, e.g. ``ManagedElement``: a surge they all share is an event, not an anomaly;
+    None turns that off), ``min_group_cells`` and ``random_state`` (the forest's seed).
     """
 
     def __init__(
         self,
         kpis: tuple[str, ...] = DEFAULT_KPIS,
         *,
-        z_threshold: float = 5.0,
+        z_threshold: float = 7.0,
         forest_threshold: float = 10.0,
         burst_tolerance: float = 2.0,
         min_run: int = 2,
@@ -129,6 +133,8 @@ class Detector(BaseEstimator):
         n_estimators: int = 100,
         max_fit_rows: int = 20_000,
         clean_passes: int = 1,
+        group_by: str | None = "ManagedElement",
+        min_group_cells: int = 3,
         random_state: int | None = None,
     ) -> None:
         self.kpis = kpis
@@ -146,6 +152,8 @@ class Detector(BaseEstimator):
         self.n_estimators = n_estimators
         self.max_fit_rows = max_fit_rows
         self.clean_passes = clean_passes
+        self.group_by = group_by
+        self.min_group_cells = min_group_cells
         self.random_state = random_state
 
     # -- fitting ---------------------------------------------------------------------------
@@ -176,14 +184,15 @@ class Detector(BaseEstimator):
                 )
             logs = np.where(known[None], np.nan, logs)
         week = self._week_position(panel.times)
+        groups = seasons.cell_groups(panel.cells, self.group_by)
         self._learn(logs, week)
         # A holiday in the training history is not what its weekday normally looks like.
-        _, _, odd_day = self._deviation(logs, week, panel.times)
+        _, _, odd_day = self._deviation(logs, week, panel.times, groups=groups)
         if odd_day.any():
             logs = np.where(odd_day, np.nan, logs)
             self._learn(logs, week)
         for _ in range(self.clean_passes):
-            z, _, _ = self._deviation(logs, week, panel.times)
+            z, _, _ = self._deviation(logs, week, panel.times, groups=groups)
             deviating = self._combine(z) >= 1.0
             if not deviating.any():
                 break
@@ -240,9 +249,12 @@ class Detector(BaseEstimator):
         if not known.all():
             logs[:, ~known] = np.nan  # a cell without history gets no opinion
         rows = None if np.array_equal(rows, np.arange(len(self.cells_))) else np.clip(rows, 0, None)
-        z, expected_log, _ = self._deviation(logs, week, panel.times, rows)
+        groups = seasons.cell_groups(panel.cells, self.group_by)
+        z, expected_log, _ = self._deviation(logs, week, panel.times, rows, groups)
         score = self._combine(z)
-        flags = confirm_runs(score >= 1.0, self.min_run, gaps=np.isnan(score))
+        flags = confirm_runs(
+            score >= 1.0, self.min_run, gaps=np.isnan(score) | _first_zero(observed)
+        )
         return Evidence(
             cells=panel.cells,
             times=panel.times,
@@ -270,7 +282,19 @@ class Detector(BaseEstimator):
     def _combine(self, z: np.ndarray) -> np.ndarray:
         """Largest single-KPI deviation or the forest's, whichever says more; 1 = threshold."""
         load = np.array([k in LOAD_KPIS for k in self.kpis_])[:, None, None]
-        tolerance = np.where(load & (z > 0), self.burst_tolerance, 1.0)
+        # Per-UE DL throughput falls when more users share the cell: while DL demand is up, a
+        # DL throughput dip is the burst's shadow and gets the burst's tolerance; with demand
+        # flat it is judged as it is (a KPI degradation). UL is left out on purpose: UL PRB
+        # up with UL throughput down is what interference looks like.
+        speed = np.array([k == THP_DL for k in self.kpis_])[:, None, None]
+        demand = np.array([k in DEMAND_KPIS for k in self.kpis_])[:, None, None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            demand_z = np.nanmax(np.where(demand, z, np.nan), axis=0, initial=-np.inf)
+        load_up = demand_z >= self.forest_gate
+        tolerance = np.where(
+            (load & (z > 0)) | (speed & (z < 0) & load_up[None]), self.burst_tolerance, 1.0
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             single = np.nanmax(np.abs(z) / (self.z_threshold * tolerance), axis=0)
@@ -290,6 +314,7 @@ class Detector(BaseEstimator):
         week: np.ndarray,
         times: pd.DatetimeIndex,
         rows: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Robust z (kpis, cells, T), the expected log KPIs, and which ROPs were judged
         against another day's profile (a holiday, or an odd day in the training week).
@@ -318,8 +343,13 @@ class Detector(BaseEstimator):
                 rest_day=self.rest_day,
                 weekend_days=self.weekend_days,
             )
-        resid = seasons.remove_common_mode(logs - expected, self.min_network_cells)
-        return resid / spread, expected, odd
+        z = seasons.remove_common_mode(logs - expected, self.min_network_cells) / spread
+        if groups is not None:
+            load = np.array([k in LOAD_KPIS for k in self.kpis_])
+            z = seasons.remove_shared_surge(
+                z, groups, load, min_cells=self.min_group_cells, threshold=self.z_threshold / 2
+            )
+        return z, expected, odd
 
     def _week_position(self, times: pd.DatetimeIndex) -> np.ndarray:
         return seasons.week_position(times, self.step_ns_, self.slot_minutes)
@@ -394,3 +424,13 @@ def _check_panel(panel: object, min_rops: int = 1) -> None:
 def _log(values: np.ndarray) -> np.ndarray:
     """log1p of the KPI, negatives (a broken counter) read as 0."""
     return np.log1p(np.clip(values, 0.0, None))
+
+
+def _first_zero(observed: np.ndarray) -> np.ndarray:
+    """(cells, T): ROPs where every KPI reads exactly 0 and the ROP before did not. That is
+    what a counter reset looks like; a cell that really went silent reads 0 again next ROP,
+    and then it counts. Until then the ROP is a gap, neither a deviation nor a normal ROP."""
+    zero = (observed == 0).all(axis=0)
+    before = np.zeros_like(zero)
+    before[:, 1:] = zero[:, :-1]
+    return zero & ~before

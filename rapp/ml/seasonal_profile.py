@@ -19,7 +19,9 @@ Medians are taken by sorting (``_nanmedian_last``), which is an order of magnitu
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -177,6 +179,54 @@ def remove_common_mode(resid: np.ndarray, min_network_cells: int) -> np.ndarray:
     common = _nanmedian_last(np.moveaxis(resid, 1, -1))[:, None, :]
     enough = (~np.isnan(resid)).sum(axis=1, keepdims=True) >= min_network_cells
     return resid - np.where(enough, common, 0.0)
+
+
+def cell_groups(cells: Sequence[str] | pd.Index, rdn: str | None) -> np.ndarray:
+    """Group code per cell: cells whose DNs agree up to and including the ``rdn`` (e.g.
+    ``ManagedElement``: the cells of one gNB) share a code; -1 for a DN without it."""
+    if rdn is None:
+        return np.full(len(cells), -1, dtype=np.int64)
+    prefix = pd.Series(pd.Index(cells).astype(str)).str.extract(
+        rf"^(.*?(?:^|,){re.escape(rdn)}=[^,]*)", expand=False
+    )
+    codes, _ = pd.factorize(prefix)  # NaN (no such RDN) -> -1
+    return codes.astype(np.int64)
+
+
+def remove_shared_surge(
+    z: np.ndarray, groups: np.ndarray, load: np.ndarray, *, min_cells: int, threshold: float
+) -> np.ndarray:
+    """Subtract, per group of cells and ROP, the group's median robust z (every KPI) wherever
+    the group's load is up by more than ``threshold``: a surge every cell of a site shares is
+    an event (a concert, a match), not a cell's anomaly. Below it nothing is touched (noise
+    must not be spread from one cell to its neighbours), and a shared *drop* is left alone: a
+    whole gNB going quiet is an outage and must stay visible. ``load`` marks the KPIs (first
+    axis of ``z``) that rise with demand; groups of fewer than ``min_cells`` observed cells are
+    not corrected.
+    """
+    resid = z
+    member = np.flatnonzero(groups >= 0)
+    if member.size == 0 or not load.any():
+        return resid
+    member = member[np.argsort(groups[member], kind="stable")]
+    ordered = groups[member]
+    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+    sizes = np.diff(np.r_[starts, len(ordered)])
+    group_of = np.repeat(np.arange(len(starts)), sizes)  # per member, in ``member`` order
+    table = np.full((len(starts), int(sizes.max())), -1, dtype=np.int64)
+    table[group_of, np.arange(len(ordered)) - np.repeat(starts, sizes)] = member
+    gathered = resid[:, np.clip(table, 0, None), :]  # (kpis, groups, size, T)
+    gathered[:, table < 0, :] = np.nan
+    stacked = np.moveaxis(gathered, 2, -1)  # (kpis, groups, T, size)
+    median = _nanmedian_last(stacked)
+    enough = (~np.isnan(stacked)).sum(axis=-1) >= min_cells
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        surging = np.nanmedian(median[load], axis=0) > threshold  # (groups, T)
+    shift = np.where(enough & surging[None], median, 0.0)
+    out = resid.copy()
+    out[:, member, :] -= np.nan_to_num(shift)[:, group_of, :]
+    return out
 
 
 def choose_day_profiles(

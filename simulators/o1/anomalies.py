@@ -296,5 +296,8 @@ def artefacts(
     missing &= ~busy
     suspect = (rng.random(shape) < spec.suspect) & ~busy & ~missing
     reset = (rng.random(shape) < spec.counter_reset) & ~busy & ~missing & ~suspect
+    # A reset is one ROP: two in a row would be a 30-minute drop, which no one can tell from
+    # a short outage, so the second of a pair is not placed.
+    reset[1:] &= ~reset[:-1]
     scale = np.where(rng.random(shape) < 0.5, 0.0, rng.uniform(0.05, 0.4, shape))
     return Artefacts(missing, suspect, reset, np.where(reset, scale, 1.0))
