@@ -181,10 +181,13 @@ def evaluate(
         bool, typer.Option(help="Add the figures to the model's card, for the promotion gate.")
     ] = True,
 ) -> None:
-    """Backtest a registered forecaster on the last HOLDOUT of DATA, next to the baselines;
-    score two versions on the same data, then ``rapp models promote`` can compare them."""
+    """Score a registered model on the last HOLDOUT of DATA and file the figures in its card:
+    a forecaster is backtested next to the baselines, a detector is scored against the ground
+    truth beside the data (``events.*``). Score two versions on the same data, then ``rapp
+    models promote`` can compare them."""
     from rapp.ml import training
-    from rapp.ml.panel import read_frame
+    from rapp.ml.card import dataset_sha256
+    from rapp.ml.panel import Panel, read_frame
     from rapp.ml.registry import Registry
 
     name, _, version = model.partition(":")
@@ -196,6 +199,25 @@ def evaluate(
             raise ValueError(f"{name} has no champion; name a version ({name}:v1)")
         estimator = registry.load(name, version)
         frame = read_frame(data)
+        title = f"{name} {version}"
+        if registry.card(name, version).kind == "detector":
+            truth = _beside(data, "events", None)
+            if truth is None:
+                raise ValueError(f"no events.parquet or events.csv beside {data} to score against")
+            kpis = [k for k in estimator.kpis_ if k in frame.columns]
+            _, test = training.split(Panel.from_frame(frame, kpis=kpis), span)
+            scored = training.score_detector(
+                estimator, test, events=truth, artefacts=_beside(data, "artefacts", None),
+                progress=_echo,
+            )  # fmt: skip
+            if record:
+                registry.add_backtest(
+                    name, version, scored.metrics, backtest_sha256=dataset_sha256(test)
+                )
+            _detector_summary(title, scored.metrics)
+            if report is not None:
+                _echo(f"report: {training.write_detector_report(scored, report, title)}")
+            return
         run = training.evaluate_forecaster(estimator, frame, holdout=span, progress=_echo)
         if record:
             registry.add_backtest(
@@ -206,7 +228,19 @@ def evaluate(
             )
         _summary(name, version, run)
         if report is not None:
-            _echo(f"report: {training.write_report(run, report, f'{name} {version}')}")
+            _echo(f"report: {training.write_report(run, report, title)}")
+
+
+def _detector_summary(title: str, m: dict[str, float]) -> None:
+    if not m:
+        typer.echo(f"{title}: registered without figures (no ground truth)")
+        return
+    typer.echo(
+        f"{title}: F1 {m['f1']:.3f}, precision {m.get('precision', 0):.3f}, recall "
+        f"{m['recall']:.3f}, median delay {m.get('median_delay_rops', 0):g} ROPs, "
+        f"{m['false_alarms_per_cell_week']:.3f} false alarms per cell-week, "
+        f"{int(m['n_artefacts_flagged'])} of {int(m['n_artefacts'])} artefacts flagged"
+    )
 
 
 def _summary(name: str, version: str, run: Any) -> None:
@@ -252,16 +286,7 @@ def train_detector(
         )
         registry = Registry(root)
         card = training.register_detector(registry, run, name=name, author=author)
-        m = run.metrics
-        if m:
-            typer.echo(
-                f"{name} {card.version}: F1 {m['f1']:.3f}, precision {m.get('precision', 0):.3f}"
-                f", recall {m['recall']:.3f}, median delay {m.get('median_delay_rops', 0):g} "
-                f"ROPs, {m['false_alarms_per_cell_week']:.3f} false alarms per cell-week, "
-                f"{int(m['n_artefacts_flagged'])} of {int(m['n_artefacts'])} artefacts flagged"
-            )
-        else:
-            typer.echo(f"{name} {card.version}: registered without figures (no ground truth)")
+        _detector_summary(f"{name} {card.version}", run.metrics)
         if report is not None and run.events is not None:
             _echo(
                 f"report: {training.write_detector_report(run, report, f'{name} {card.version}')}"

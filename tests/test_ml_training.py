@@ -124,3 +124,26 @@ def test_train_a_detector_against_the_ground_truth(dataset: Path, tmp_path: Path
     assert "pr_curve.png" in (report / "index.html").read_text()
     shown = run("models", "show", "detector", "v1", "--root", str(root), "--json")
     assert json.loads(shown.stdout)["kind"] == "detector"
+
+
+def test_evaluate_a_detector_files_its_event_figures(dataset: Path, tmp_path: Path):
+    root = str(tmp_path / "models")
+    assert run("train", "detector", "--data", str(dataset), "--root", root).exit_code == 0
+    trained = Registry(root).card("detector", "v1")
+    report = tmp_path / "report"
+    scored = run(
+        "evaluate", "detector:v1", "--data", str(dataset), "--root", root, "--report", str(report)
+    )
+    assert scored.exit_code == 0, scored.output
+    assert scored.stdout.startswith("detector v1: F1 ")
+    card = Registry(root).card("detector", "v1")
+    assert len(card.backtests) == 2
+    assert card.backtest_sha256 == trained.backtest_sha256  # the same holdout, same figures
+    assert card.metrics["f1"] == trained.metrics["f1"]
+    assert (report / "pr_curve.png").exists()
+
+    bare = tmp_path / "kpis-only.parquet"
+    pd.read_parquet(dataset / "kpis.parquet").to_parquet(bare)
+    unlabelled = run("evaluate", "detector:v1", "--data", str(bare), "--root", root)
+    assert unlabelled.exit_code == 2
+    assert "no events.parquet or events.csv beside" in unlabelled.stderr
