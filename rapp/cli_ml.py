@@ -97,6 +97,10 @@ DataOption = Annotated[
 HoldoutOption = Annotated[
     str, typer.Option(help="Held-out stretch at the end of the data, scored, never trained on.")
 ]
+PromoteOption = Annotated[
+    bool, typer.Option(help="Promote it if it beats the champion on the same holdout.")
+]
+AuthorOption = Annotated[str | None, typer.Option(help="Recorded in the card.")]
 ReportOption = Annotated[
     Path | None, typer.Option(help="Write the evaluation report (HTML and PNG) into this folder.")
 ]
@@ -140,10 +144,8 @@ def train_forecaster(
     name: Annotated[str, typer.Option(help="Registry name.")] = "forecaster",
     root: RootOption = DEFAULT_ROOT,
     report: ReportOption = None,
-    promote: Annotated[
-        bool, typer.Option(help="Promote it if it beats the champion on the same holdout.")
-    ] = False,
-    author: Annotated[str | None, typer.Option(help="Recorded in the card.")] = None,
+    promote: PromoteOption = False,
+    author: AuthorOption = None,
 ) -> None:
     """Fit the global quantile forecaster, backtest it and the baselines on the holdout, and
     register it with its card (the champion is scored on the same holdout first)."""
@@ -265,10 +267,8 @@ def train_detector(
     name: Annotated[str, typer.Option(help="Registry name.")] = "detector",
     root: RootOption = DEFAULT_ROOT,
     report: ReportOption = None,
-    promote: Annotated[
-        bool, typer.Option(help="Promote it if it beats the champion on the same holdout.")
-    ] = False,
-    author: Annotated[str | None, typer.Option(help="Recorded in the card.")] = None,
+    promote: PromoteOption = False,
+    author: AuthorOption = None,
 ) -> None:
     """Fit the anomaly detector (known anomalies left out of "normal"), score its flags on the
     holdout at event level (F1, delay, false alarms per cell-week) and register it."""

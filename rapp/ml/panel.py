@@ -155,20 +155,12 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         return pd.concat([read_frame(f) for f in files], ignore_index=True)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.name.endswith((".csv", ".csv.gz")):
-        frame = pd.read_csv(path)
-    else:
-        raise ValueError(f"{path}: expected a .parquet or .csv file")
-    if PERIOD_END in frame.columns:
-        frame[PERIOD_END] = _utc(frame[PERIOD_END])
-    return frame
+    return read_table(path)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A side table (a simulator's ``events`` or ``artefacts``) from Parquet or CSV, with its
-    time columns as UTC timestamps whichever format it came in."""
+    """A table (KPIs, or a simulator's ``events`` or ``artefacts``) from one Parquet or CSV
+    file, with its time columns as UTC timestamps whichever format it came in."""
     path = Path(path)
     if path.suffix == ".parquet":
         table = pd.read_parquet(path)

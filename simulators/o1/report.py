@@ -34,7 +34,6 @@ def encode_reports(
     end = pd.Timestamp(period_end)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     end_us = int(end.value) // 1_000  # Timestamp.value is always nanoseconds
-    start_us = end_us - granularity_s * 1_000_000
     names = list(values)
     # strings once for the whole ROP (vectorised), then sliced per gNB
     text = [_as_strings(np.asarray(values[n]).reshape(-1)) for n in names]
@@ -51,38 +50,52 @@ def encode_reports(
             }
             for c in range(lo, hi)
         ]
-        doc = {
-            "event": {
-                "commonEventHeader": {
-                    "domain": "perf3gpp",
-                    "eventId": f"{gnb}-{end_us}",
-                    "eventName": EVENT_NAME,
-                    "sourceName": gnb,
-                    "reportingEntityName": "",
-                    "startEpochMicrosec": start_us,
-                    "lastEpochMicrosec": end_us,
-                    "timeZoneOffset": "+00:00",
-                },
-                "perf3gppFields": {
-                    "perf3gppFieldsVersion": "1.0",
-                    "measDataCollection": {
-                        "granularityPeriod": granularity_s,
-                        "measuredEntityUserName": gnb,
-                        "measuredEntityDn": network.reporting_entity_dn(gnb),
-                        "measuredEntitySoftwareVersion": "",
-                        "measInfoList": [
-                            {
-                                "measInfoId": {"sMeasInfoId": MEAS_INFO_ID},
-                                "measTypes": {"sMeasTypesList": names},
-                                "measValuesList": meas_values,
-                            }
-                        ],
-                    },
-                },
-            }
-        }
+        doc = report_document(
+            gnb, network.reporting_entity_dn(gnb), end_us, granularity_s, names, meas_values
+        )
         out.append((gnb.encode(), json.dumps(doc, separators=(",", ":")).encode()))
     return out
+
+
+def report_document(
+    gnb: str,
+    dn: str,
+    end_us: int,
+    granularity_s: int,
+    names: list[str],
+    meas_values: list[dict[str, object]],
+) -> dict[str, object]:
+    """One gNB's ranpm PM report (VES perf3gpp shape) for the ROP ending at ``end_us``."""
+    return {
+        "event": {
+            "commonEventHeader": {
+                "domain": "perf3gpp",
+                "eventId": f"{gnb}-{end_us}",
+                "eventName": EVENT_NAME,
+                "sourceName": gnb,
+                "reportingEntityName": "",
+                "startEpochMicrosec": end_us - granularity_s * 1_000_000,
+                "lastEpochMicrosec": end_us,
+                "timeZoneOffset": "+00:00",
+            },
+            "perf3gppFields": {
+                "perf3gppFieldsVersion": "1.0",
+                "measDataCollection": {
+                    "granularityPeriod": granularity_s,
+                    "measuredEntityUserName": gnb,
+                    "measuredEntityDn": dn,
+                    "measuredEntitySoftwareVersion": "",
+                    "measInfoList": [
+                        {
+                            "measInfoId": {"sMeasInfoId": MEAS_INFO_ID},
+                            "measTypes": {"sMeasTypesList": names},
+                            "measValuesList": meas_values,
+                        }
+                    ],
+                },
+            },
+        }
+    }
 
 
 def _as_strings(arr: np.ndarray) -> list[str]:

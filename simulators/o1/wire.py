@@ -27,7 +27,7 @@ import pandas as pd
 
 from rapp.domain import Alarm, Severity
 from simulators.o1.anomalies import ALARMS
-from simulators.o1.report import EVENT_NAME, MEAS_INFO_ID
+from simulators.o1.report import MEAS_INFO_ID, report_document
 from simulators.o1.traffic import Topology
 
 COUNTERS: tuple[str, ...] = (
@@ -142,7 +142,6 @@ class CounterCube:
 def ranpm_reports(cube: CounterCube, t: int) -> list[tuple[bytes, bytes]]:
     """(key, value) Kafka records of ROP ``t``: one ranpm report per gNB, cells that reported."""
     end_us = cube.times[t].value // 1_000
-    start_us = end_us - cube.granularity_s * 1_000_000
     text = cube.rop_text(t)
     topo = cube.topology
     gnbs, dns, locals_ = topo.gnbs, topo.gnb_dns, topo.cell_local_dns
@@ -159,36 +158,7 @@ def ranpm_reports(cube: CounterCube, t: int) -> list[tuple[bytes, bytes]]:
             for c in cells
             if cube.present[t, c]
         ]
-        doc = {
-            "event": {
-                "commonEventHeader": {
-                    "domain": "perf3gpp",
-                    "eventId": f"{gnbs[g]}-{end_us}",
-                    "eventName": EVENT_NAME,
-                    "sourceName": gnbs[g],
-                    "reportingEntityName": "",
-                    "startEpochMicrosec": start_us,
-                    "lastEpochMicrosec": end_us,
-                    "timeZoneOffset": "+00:00",
-                },
-                "perf3gppFields": {
-                    "perf3gppFieldsVersion": "1.0",
-                    "measDataCollection": {
-                        "granularityPeriod": cube.granularity_s,
-                        "measuredEntityUserName": gnbs[g],
-                        "measuredEntityDn": dns[g],
-                        "measuredEntitySoftwareVersion": "",
-                        "measInfoList": [
-                            {
-                                "measInfoId": {"sMeasInfoId": MEAS_INFO_ID},
-                                "measTypes": {"sMeasTypesList": list(COUNTERS)},
-                                "measValuesList": values,
-                            }
-                        ],
-                    },
-                },
-            }
-        }
+        doc = report_document(gnbs[g], dns[g], end_us, cube.granularity_s, list(COUNTERS), values)
         out.append((gnbs[g].encode(), json.dumps(doc, separators=(",", ":")).encode()))
     return out
 
