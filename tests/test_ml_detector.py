@@ -612,6 +612,8 @@ def test_skops_round_trip_gives_identical_scores(
     assert loaded.get_params() == detector.get_params()
 
 
+# sklearn skips its array-API check unless SCIPY_ARRAY_API is set: nothing of ours is skipped.
+@pytest.mark.filterwarnings("ignore:Skipping check check_array_api_input")
 def test_residual_forest_passes_sklearn_estimator_checks() -> None:
     # A lower threshold than the default so that sklearn's blobs contain outliers at all.
     check_estimator(ResidualForest(n_estimators=20, threshold_mads=2.0, random_state=0))
