@@ -35,14 +35,15 @@ bench: install
 	$(BIN)/python bench/rop_pipeline.py
 
 # The shipped models (models/forecaster, models/detector), rebuilt from a seeded simulated
-# network: the same command gives the same models, figures and data hashes.
+# network: the same command gives the same models, figures and data hashes. The detector is not
+# promoted: its per-cell profiles belong to that network, not to the one a deployment watches.
 MODEL_DATA := var/sim-seed7
 models: install
 	rm -rf models/forecaster models/detector $(MODEL_DATA)
 	$(BIN)/python -m simulators.o1.dataset --cells 200 --days 28 --seed 7 --anomalies 40 \
 		--out $(MODEL_DATA) --format parquet
 	$(BIN)/rapp train forecaster --data $(MODEL_DATA) --root models --promote --author "make models"
-	$(BIN)/rapp train detector --data $(MODEL_DATA) --root models --promote --author "make models"
+	$(BIN)/rapp train detector --data $(MODEL_DATA) --root models --author "make models"
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .ruff_cache

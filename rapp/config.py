@@ -195,6 +195,9 @@ class ModelSettings(BaseModel):
     """Registry name of the forecaster the loop serves; while it has no champion (or the
     champion cannot forecast the planner's KPI and quantile), the seasonal baseline, refitted
     on live history, stands in."""
+    detector: str = "detector"
+    """Registry name of the anomaly detector scored every decided ROP (its incidents are on
+    ``/api/v1/anomalies``); without a champion nothing is scored."""
     shadow: str | None = None
     """A forecaster version run beside the champion: its forecasts are planned and logged,
     never enacted, so it can be judged on live data before promotion."""

@@ -51,6 +51,12 @@ class LoopMetrics:
             ["action"],
             registry=self.registry,
         )
+        self.incidents = Gauge(
+            "rapp_incidents_open",
+            "Incidents the detector sees open at the latest decided ROP, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.model_drift = Gauge(
             "rapp_model_drift_psi",
             "Population stability index of each input the serving model reads, live data of "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -22,6 +23,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from rapp import intake
 from rapp.alarms import AlarmBook
+from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
 from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
@@ -75,7 +77,9 @@ class Runtime:
             quantile=p.quantile,
             cooldown_rops=p.cooldown_rops,
         )
-        f = settings.forecast
+        f, m = settings.forecast, settings.models
+        registry = Registry(m.root)
+        self.watch = AnomalyWatch(LiveModel(registry, m.detector, check_every=m.check_every_s))
         self.forecaster = RopForecaster(
             SeasonalBaselineForecaster(
                 season_length=f.season,
@@ -87,7 +91,7 @@ class Runtime:
             fit_window=f.fit_window,
             refit_every=f.refit_every,
             live=LiveModel(
-                Registry(settings.models.root),
+                registry,
                 settings.models.forecaster,
                 shadow=settings.models.shadow,
                 check_every=settings.models.check_every_s,
@@ -279,6 +283,7 @@ class Runtime:
         before = self.state.skipped.copy()
         kpis = derive_kpis(batch)
         closed = self.state.ingest(kpis)
+        self.watch.ingest(kpis, self.state.granularity_s)
         self._archive(kpis)
         for reason, rows in (self.state.skipped - before).items():
             self.metrics.pm_rows_skipped.labels(reason).inc(rows)
@@ -342,6 +347,10 @@ class Runtime:
             await asyncio.to_thread(self.forecaster.drift, self.state, rop)
         ).items():
             self.metrics.model_drift.labels(forecast.model, feature).set(value)
+        incidents = await asyncio.to_thread(self.watch.check, rop, self.alarms.active())
+        self.metrics.incidents.clear()
+        for kind, n in Counter(i.kind.value for i in incidents).items():
+            self.metrics.incidents.labels(kind).set(n)
         decisions = self.planner.plan(forecast, self.capacity)
         await self._shadow(rop, decisions)
         if not decisions:

@@ -34,7 +34,11 @@ async def serve(settings: Settings) -> None:
         if v.enabled
         else None,
         alarms=runtime.alarms,
-        models=lambda: {"forecaster": runtime.forecaster.status()},
+        models=lambda: {
+            "forecaster": runtime.forecaster.status(),
+            "detector": runtime.watch.status(),
+        },
+        anomalies=lambda: [i.to_dict() for i in runtime.watch.incidents],
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -24,11 +24,13 @@ def create_app(
     ves: APIRouter | None = None,
     alarms: AlarmBook | None = None,
     models: Callable[[], Mapping[str, Any]] | None = None,
+    anomalies: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> FastAPI:
     """The API over ``journal``; ``readiness`` names each dependency and whether it is up;
     ``metrics`` is served on ``/metrics`` in the Prometheus text format; ``ves`` is the VES
     event listener's router; ``alarms`` the active FM alarms; ``models`` what the loop's
-    models are doing (serving version, shadow, errors, input drift)."""
+    models are doing (serving version, shadow, errors, input drift); ``anomalies`` the incidents
+    open at the latest decided ROP."""
     app = FastAPI(
         title="rapp",
         summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions over A1 and Nephio",
@@ -38,6 +40,7 @@ def create_app(
     app.state.readiness = readiness
     app.state.alarms = alarms or AlarmBook()
     app.state.models = models or dict
+    app.state.anomalies = anomalies or list
     if metrics is not None:
         app.mount("/metrics", make_asgi_app(registry=metrics))
     if ves is not None:
@@ -84,6 +87,13 @@ def create_app(
         the shadow challenger, the last load or serve error, and input drift (PSI per feature,
         ``stable`` < 0.1 <= ``watch`` < 0.25 <= ``act``)."""
         return dict(request.app.state.models())
+
+    @app.get("/api/v1/anomalies", tags=["models"])
+    def list_anomalies(request: Request) -> list[dict[str, Any]]:
+        """Incidents open at the latest decided ROP: cell, kind (an alarm's kind when one
+        explains it), since when, score, the KPIs that moved, alarm ids, whether it needs
+        healing rather than capacity."""
+        return list(request.app.state.anomalies())
 
     @app.get("/api/v1/alarms", tags=["alarms"])
     def list_alarms(request: Request) -> list[dict[str, Any]]:

@@ -1,0 +1,97 @@
+"""``AnomalyWatch``: the registry's detector over the latest ROPs of every cell, as incidents.
+
+The detector's per-cell profiles are learned offline on the network's own history (``rapp
+export telemetry``, then ``rapp train detector``); the loop only scores. It keeps the detector's
+KPIs for a few ROPs (enough to confirm a run), so watching costs little memory whatever the
+forecaster's history needs, and correlates flags with the alarms active now: an anomaly an
+alarm explains is one incident of the alarm's kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rapp.domain import Alarm
+from rapp.ml.detector import DEFAULT_KPIS
+from rapp.ml.incidents import Incident, correlate
+from rapp.ml.live import LiveModel
+from rapp.ml.panel import Panel
+from rapp.state import CellState
+
+log = logging.getLogger(__name__)
+
+
+class AnomalyWatch:
+    """Scores the last ``window`` ROPs with ``live``'s champion at each decided ROP and keeps
+    the incidents still open at that ROP."""
+
+    def __init__(self, live: LiveModel, *, window: int = 8) -> None:
+        self.live = live
+        self.window = window
+        self.state: CellState | None = None
+        self.incidents: list[Incident] = []
+        self._error: str | None = None
+        self._logged: set[tuple[str, pd.Timestamp]] = set()
+
+    def ingest(self, kpis: pd.DataFrame, granularity_s: int) -> None:
+        """Keep the detector's KPIs of a ``derive_kpis`` frame (only those ROPs are scored)."""
+        if self.state is None:
+            self.state = CellState(DEFAULT_KPIS, granularity_s=granularity_s, retention=self.window)
+        present = [k for k in DEFAULT_KPIS if k in kpis.columns]
+        self.state.ingest(kpis[present])
+
+    def check(self, rop: pd.Timestamp, alarms: Iterable[Alarm]) -> list[Incident]:
+        """Incidents open at ``rop`` (their last flagged ROP is ``rop``); none without a
+        detector. A detector that fails is logged and reported, never raised to the loop."""
+        detector = self.live.get()
+        if detector is None or self.state is None:
+            self.incidents = []
+            return self.incidents
+        try:
+            evidence = detector.evidence(self._panel(rop))
+            found = correlate(evidence, alarms)
+        except Exception as exc:  # the loop decides on forecasts whatever the detector does
+            message = f"detector {self.live.version} not run: {type(exc).__name__}: {exc}"
+            if message != self._error:
+                log.error("%s", message)
+            self._error = message
+            self.incidents = []
+            return self.incidents
+        self._error = None
+        self.incidents = [i for i in found if i.end == pd.Timestamp(rop)]
+        known, self._logged = self._logged, {(i.cell, i.start) for i in self.incidents}
+        for incident in self.incidents:
+            if (incident.cell, incident.start) in known:
+                continue  # logged when it opened; the API lists it while it stays open
+            log.info(
+                "incident %s on %s since %s (score %.1f; %s%s)",
+                incident.kind.value,
+                incident.cell,
+                incident.start.isoformat(),
+                incident.score,
+                ", ".join(incident.top_kpis),
+                f"; alarms {', '.join(incident.alarm_ids)}" if incident.alarm_ids else "",
+            )
+        return self.incidents
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "registry_name": self.live.name,
+            "champion": self.live.version,
+            "error": self.live.error or self._error,
+            "open_incidents": len(self.incidents),
+        }
+
+    def _panel(self, rop: pd.Timestamp) -> Panel:
+        assert self.state is not None
+        step = pd.Timedelta(seconds=self.state.granularity_s)
+        times = pd.date_range(end=pd.Timestamp(rop), periods=self.window, freq=step)
+        values = {
+            k: self.state.window(k, rop, self.window).astype(np.float64) for k in DEFAULT_KPIS
+        }
+        return Panel(self.state.cells, times, values)

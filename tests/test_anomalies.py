@@ -1,0 +1,113 @@
+"""The loop's anomaly watch: the registry's detector over the last ROPs, as incidents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rapp.anomalies import AnomalyWatch
+from rapp.domain import Alarm, Severity
+from rapp.ml import Detector, Panel
+from rapp.ml.incidents import IncidentKind
+from rapp.ml.live import LiveModel
+from rapp.ml.naive import SeasonalNaiveForecaster
+from rapp.ml.registry import Registry
+from simulators.o1.dataset import simulate
+
+DAY = 96
+
+
+@pytest.fixture(scope="module")
+def network() -> pd.DataFrame:
+    """Three clean weeks of 24 cells, indexed like ``derive_kpis`` output."""
+    data = simulate(24, start="2026-01-05", days=21, seed=5)
+    return data.kpis.set_index(["cell", "period_end"]).sort_index()
+
+
+@pytest.fixture(scope="module")
+def registry(network: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    registry = Registry(tmp_path_factory.mktemp("models"))
+    two_weeks = Panel.from_frame(network).window(0, 14 * DAY)
+    card = registry.save(Detector(random_state=0).fit(two_weeks), name="detector", kind="detector")
+    registry.promote("detector", card.version)
+    return registry
+
+
+def feed(watch: AnomalyWatch, network: pd.DataFrame, ends: pd.DatetimeIndex) -> None:
+    for end in ends:  # one ROP at a time, as the loop ingests
+        watch.ingest(network.xs(end, level="period_end", drop_level=False), 900)
+
+
+def last_rops(network: pd.DataFrame, n: int) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(network.index.get_level_values("period_end").unique()).sort_values()[
+        -n:
+    ]
+
+
+def test_a_cell_that_goes_silent_is_a_sleeping_cell_unless_an_alarm_explains_it(
+    network: pd.DataFrame, registry: Registry
+):
+    watch = AnomalyWatch(LiveModel(registry, "detector", check_every=0.0))
+    ends = last_rops(network, 8)
+    cell = network.index.get_level_values("cell")[0]
+    silent = network.copy()
+    hit = (silent.index.get_level_values("cell") == cell) & (
+        silent.index.get_level_values("period_end") >= ends[-4]
+    )
+    kpis = [c for c in silent.columns if c != "suspect"]
+    silent.loc[hit, kpis] = 0.0  # every KPI collapses for the last four ROPs
+    feed(watch, silent, ends)
+    [incident] = watch.check(ends[-1], [])
+    assert (incident.cell, incident.kind) == (cell, IncidentKind.SLEEPING_CELL)
+    assert incident.needs_healing
+    assert incident.end == ends[-1]
+    assert incident.start >= ends[-4] - pd.Timedelta(minutes=15)
+    assert watch.status()["open_incidents"] == 1
+
+    alarm = Alarm(
+        alarm_id="ru/28",
+        source="gnb",
+        object_dn=cell,
+        condition="28",
+        severity=Severity.CRITICAL,
+        event_time=(ends[-5] + timedelta(minutes=1)).to_pydatetime(),
+        text="CUS Link Failure",
+    )
+    [explained] = watch.check(ends[-1], [alarm])
+    assert explained.alarm_ids == ("ru/28",)
+    assert explained.kind is IncidentKind.FRONTHAUL_FAULT  # one incident, of the alarm's kind
+
+
+def test_normal_traffic_opens_no_incident_and_no_detector_scores_nothing(
+    network: pd.DataFrame, registry: Registry, tmp_path: Path
+):
+    ends = last_rops(network, 8)
+    watch = AnomalyWatch(LiveModel(registry, "detector", check_every=0.0))
+    feed(watch, network, ends)
+    assert watch.check(ends[-1], []) == []
+
+    empty = AnomalyWatch(LiveModel(Registry(tmp_path), "detector", check_every=0.0))
+    feed(empty, network, ends)
+    assert empty.check(ends[-1], []) == []
+    assert empty.status()["champion"] is None
+
+
+def test_a_champion_that_is_not_a_detector_is_reported_not_raised(
+    network: pd.DataFrame, tmp_path: Path
+):
+    registry = Registry(tmp_path)
+    panel = Panel.from_frame(network, kpis=["prb_util_dl"])
+    card = registry.save(
+        SeasonalNaiveForecaster(horizon=4, band_origins=20).fit(panel),
+        name="detector",
+        kind="detector",
+    )
+    registry.promote("detector", card.version)
+    watch = AnomalyWatch(LiveModel(registry, "detector", check_every=0.0))
+    ends = last_rops(network, 8)
+    feed(watch, network, ends)
+    assert watch.check(ends[-1], []) == []
+    assert "detector v1 not run: AttributeError" in watch.status()["error"]
