@@ -48,14 +48,13 @@ from rapp.telemetry.archive import TelemetryArchive
 from rapp.telemetry.mapping import DEFAULT_TABLE
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _CLEARED_KEPT = timedelta(days=1)
 
 
 def _week(granularity_s: int) -> int:
+    """ROPs in a week and one more: what a trained forecaster's weekly features read."""
     return 7 * 86_400 // int(granularity_s) + 1
-
-
-T = TypeVar("T")
 
 
 class Runtime:
@@ -90,12 +89,7 @@ class Runtime:
             kpi=p.kpi,
             fit_window=f.fit_window,
             refit_every=f.refit_every,
-            live=LiveModel(
-                registry,
-                settings.models.forecaster,
-                shadow=settings.models.shadow,
-                check_every=settings.models.check_every_s,
-            ),
+            live=LiveModel(registry, m.forecaster, shadow=m.shadow, check_every=m.check_every_s),
             quantile=p.quantile,
         )
         self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=self.journal)
@@ -273,7 +267,6 @@ class Runtime:
             self.state = CellState(
                 [self.settings.planner.kpi],
                 granularity_s=int(grans.mode().iloc[0]),
-                # A week and a ROP: what a trained forecaster reads (weekly lags, its scale).
                 retention=max(self.settings.forecast.fit_window, 2, _week(grans.mode().iloc[0])),
             )
         other = grans.to_numpy() != self.state.granularity_s
@@ -302,15 +295,15 @@ class Runtime:
             # The archive serves retraining, not the loop: a full disk must not stop decisions.
             log.error("telemetry archive %s not written: %s", self.archive.root, exc)
 
-    async def _shadow(self, rop: pd.Timestamp, served: list[Decision]) -> None:
-        """Plan on the shadow challenger's forecast and log what it would have done differently;
+    async def _shadow(self, rop: pd.Timestamp, planner: Planner, served: list[Decision]) -> None:
+        """Plan on the shadow challenger's forecast with ``planner`` (a copy: the shadow must not
+        move the champion's cool-down clocks) and log what it would have done differently;
         nothing it decides is journalled or enacted."""
         assert self.state is not None
         forecast = await asyncio.to_thread(self.forecaster.shadow, self.state, rop)
         if forecast is None:
             return
-        # A copy: the shadow must not move the champion's cool-down clock.
-        decisions = copy.deepcopy(self.planner).plan(forecast, self.capacity)
+        decisions = planner.plan(forecast, self.capacity)
         ours = {(d.target, d.action) for d in served}
         theirs = {(d.target, d.action) for d in decisions}
         for d in decisions:
@@ -351,8 +344,11 @@ class Runtime:
         self.metrics.incidents.clear()
         for kind, n in Counter(i.kind.value for i in incidents).items():
             self.metrics.incidents.labels(kind).set(n)
+        # The shadow plans from the cool-down clocks as they were before this ROP's decisions.
+        before = copy.deepcopy(self.planner) if self.forecaster.has_shadow else None
         decisions = self.planner.plan(forecast, self.capacity)
-        await self._shadow(rop, decisions)
+        if before is not None:
+            await self._shadow(rop, before, decisions)
         if not decisions:
             return []
         verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))

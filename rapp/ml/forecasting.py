@@ -112,6 +112,11 @@ class RopForecaster:
             },
         }
 
+    @property
+    def has_shadow(self) -> bool:
+        """A shadow challenger is configured (loaded or not)."""
+        return self.live is not None and self.live.shadow_version is not None
+
     def shadow(self, state: CellState, rop: pd.Timestamp) -> Forecast | None:
         """The shadow challenger's forecast (None without one): for logging, never enacting."""
         challenger = self.live.shadow() if self.live is not None else None
