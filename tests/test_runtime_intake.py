@@ -7,6 +7,7 @@ each test starts from an empty cell state.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,10 @@ import pytest
 
 from rapp.config import Settings
 from rapp.domain import PmBatch
+from rapp.ml.forecasting import state_panel
+from rapp.ml.live import LiveModel
+from rapp.ml.naive import SeasonalNaiveForecaster
+from rapp.ml.registry import Registry
 from rapp.runtime import Runtime
 from rapp.telemetry.kafka import SourceBatch
 
@@ -131,3 +136,39 @@ async def test_every_ingested_batch_is_archived_for_retraining(fresh: Runtime) -
     assert len(rows) == 10
     assert set(rows.groupby("period_end")["prb_util_dl"].mean()) == {20.0, 30.0}
     assert not rows["suspect"].any()
+
+
+async def test_the_shadow_is_planned_on_a_copy_and_only_counted(
+    fresh: Runtime, tmp_path: Path
+) -> None:
+    """A shadow forecaster that sees a busy site: its decisions are counted, never made, and
+    the champion's cool-down clocks do not move."""
+    site = [f"SubNetwork=busy,ManagedElement=me,NRCellDU={i}" for i in range(4)]
+    ends = pd.date_range(END, periods=2 * 96, freq="15min")
+    for end in ends:
+        batch = pm(4, end, used=92.0)
+        batch.frame["cell"] = batch.frame["cell"].map(
+            dict(zip(sorted(set(batch.frame["cell"])), site, strict=True))
+        )
+        fresh.ingest(batch)
+    assert fresh.state is not None
+    registry = Registry(tmp_path)
+    panel = state_panel(fresh.state, "prb_util_dl", ends[-1], 192)
+    card = registry.save(
+        SeasonalNaiveForecaster(horizon=4, band_origins=20).fit(panel),
+        name="forecaster",
+        kind="forecaster",
+    )
+    own = fresh.forecaster.live
+    fresh.forecaster.live = LiveModel(registry, "forecaster", shadow=card.version, check_every=0)
+    try:
+        assert fresh.forecaster.has_shadow
+        counted = "rapp_shadow_decisions_total"
+        before = fresh.metrics.registry.get_sample_value(counted, {"action": "scale_out"}) or 0
+        clocks = dict(fresh.planner._last_proposal)
+        await fresh._shadow(ends[-1], copy.deepcopy(fresh.planner), served=[])
+        after = fresh.metrics.registry.get_sample_value(counted, {"action": "scale_out"})
+        assert after == before + 1  # one NF (the busy site) would have been scaled out
+        assert fresh.planner._last_proposal == clocks
+    finally:
+        fresh.forecaster.live = own
