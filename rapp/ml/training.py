@@ -39,14 +39,13 @@ HOLDOUT = pd.Timedelta(days=7)
 
 @dataclass
 class ForecasterRun:
-    """A trained (or re-scored) forecaster, its backtest, the baselines' and the card."""
+    """A trained (or re-scored) forecaster, its backtest and the baselines' on the same data;
+    ``notes`` go into the card (e.g. why the champion could not be scored alongside)."""
 
     model: Any
     result: BacktestResult
     baselines: dict[str, BacktestResult]
     metrics: dict[str, Any]
-    card: ModelCard | None = None
-    report: Path | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -186,8 +185,7 @@ def evaluate_forecaster(
 
 
 def write_report(run: ForecasterRun, out: Path, title: str) -> Path:
-    run.report = forecaster_report(run.result, out, title=title, baselines=run.baselines)
-    return run.report
+    return forecaster_report(run.result, out, title=title, baselines=run.baselines)
 
 
 def holdout_hash(frame: pd.DataFrame, kpi: str, holdout: pd.Timedelta) -> str:
