@@ -185,3 +185,28 @@ def test_the_api_says_which_model_serves(tmp_path):
     assert body["forecaster"]["serving"] == "seasonal baseline"
     assert body["forecaster"]["shadow"] == "v7"
     assert "shadow forecaster v7 not loaded" in body["forecaster"]["error"]
+
+
+def test_a_working_shadow_does_not_hide_why_the_champion_is_not_served(tmp_path):
+    state, end = daily_state(days=2)
+    registry = Registry(tmp_path)
+    panel = state_panel(state, "prb_util_dl", end, 192)
+    p50_only = SeasonalNaiveForecaster(horizon=4, quantiles=(0.5,), band_origins=20).fit(panel)
+    registry.promote(
+        "forecaster", registry.save(p50_only, name="forecaster", kind="forecaster").version
+    )
+    good = registry.save(
+        SeasonalNaiveForecaster(horizon=4, band_origins=20).fit(panel),
+        name="forecaster",
+        kind="forecaster",
+    )
+    rf = RopForecaster(
+        SeasonalBaselineForecaster(season_length=96, horizon=4),
+        kpi="prb_util_dl",
+        fit_window=192,
+        refit_every=4,
+        live=LiveModel(registry, "forecaster", shadow=good.version, check_every=0.0),
+    )
+    assert rf.forecast(state, end).model == "seasonal baseline"
+    assert rf.shadow(state, end).model == "forecaster v2 (shadow)"
+    assert "forecaster v1 not served" in rf.status()["error"]

@@ -123,11 +123,13 @@ class RopForecaster:
         if challenger is None or self.live is None:
             return None
         label = f"{self._label(self.live.shadow_version)} (shadow)"
-        return self._serve(challenger, label, state, rop)
+        return self._serve(challenger, label, state, rop, champion=False)
 
     def _serve(
-        self, model: Any, label: str, state: CellState, rop: pd.Timestamp
+        self, model: Any, label: str, state: CellState, rop: pd.Timestamp, *, champion: bool = True
     ) -> Forecast | None:
+        """``model``'s forecast, or None (logged, and kept for ``status`` when it is the
+        champion's) if it cannot serve the planner."""
         if getattr(model, "kpi", self.kpi) != self.kpi or self.quantile not in tuple(
             getattr(model, "quantiles", ())
         ):
@@ -136,18 +138,23 @@ class RopForecaster:
                 f"it forecasts {getattr(model, 'kpi', '?')} at quantiles "
                 f"{tuple(getattr(model, 'quantiles', ()))}; the planner needs {self.kpi} "
                 f"at {self.quantile}",
+                champion,
             )
             return None
         try:
             context = features.context_length(pd.Timedelta(seconds=state.granularity_s))
             forecast = model.forecast(state_panel(state, self.kpi, rop, context))
         except Exception as exc:  # any model failure: the baseline decides this ROP
-            self._refuse(label, f"{type(exc).__name__}: {exc}")
+            self._refuse(label, f"{type(exc).__name__}: {exc}", champion)
             return None
-        self._refused = None
+        if champion:
+            self._refused = None
         return dataclasses.replace(forecast, model=label)
 
-    def _refuse(self, label: str, why: str) -> None:
+    def _refuse(self, label: str, why: str, champion: bool) -> None:
+        if not champion:
+            log.warning("%s not forecast: %s", label, why)
+            return
         message = f"{label} not served, the seasonal baseline stands in: {why}"
         if message != self._refused:  # once per cause, not every ROP
             log.error("%s", message)
