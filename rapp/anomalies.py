@@ -39,7 +39,11 @@ class AnomalyWatch:
         self._logged: set[tuple[str, pd.Timestamp]] = set()
 
     def ingest(self, kpis: pd.DataFrame, granularity_s: int) -> None:
-        """Keep the detector's KPIs of a ``derive_kpis`` frame (only those ROPs are scored)."""
+        """Keep the detector's KPIs of a ``derive_kpis`` frame (only those ROPs are scored).
+        Nothing is kept while no detector is promoted: the window fills within ``window``
+        ROPs of a promotion, and until then the hot path does no work for it."""
+        if self.live.get() is None:
+            return
         if self.state is None:
             self.state = CellState(DEFAULT_KPIS, granularity_s=granularity_s, retention=self.window)
         present = [k for k in DEFAULT_KPIS if k in kpis.columns]

@@ -158,9 +158,7 @@ def train_forecaster(
         frame = read_frame(data)
         run = training.train_forecaster(frame, kpi=kpi, holdout=span, progress=_echo)
         registry = Registry(root)
-        card = training.register(
-            registry, run, frame, name=name, holdout=span, author=author, progress=_echo
-        )
+        card = training.register(registry, run, name=name, author=author, progress=_echo)
         _summary(card.name, card.version, run)
         if report is not None:
             _echo(f"report: {training.write_report(run, report, f'{name} {card.version}')}")
@@ -189,7 +187,7 @@ def evaluate(
     models promote`` can compare them."""
     from rapp.ml import training
     from rapp.ml.card import dataset_sha256
-    from rapp.ml.panel import Panel, read_frame
+    from rapp.ml.panel import read_frame
     from rapp.ml.registry import Registry
 
     name, _, version = model.partition(":")
@@ -206,15 +204,17 @@ def evaluate(
             truth = _beside(data, "events", None)
             if truth is None:
                 raise ValueError(f"no events.parquet or events.csv beside {data} to score against")
-            kpis = [k for k in estimator.kpis_ if k in frame.columns]
-            _, test = training.split(Panel.from_frame(frame, kpis=kpis), span)
-            scored = training.score_detector(
-                estimator, test, events=truth, artefacts=_beside(data, "artefacts", None),
+            scored = training.evaluate_detector(
+                estimator,
+                frame,
+                events=truth,
+                artefacts=_beside(data, "artefacts", None),
+                holdout=span,
                 progress=_echo,
-            )  # fmt: skip
+            )
             if record:
                 registry.add_backtest(
-                    name, version, scored.metrics, backtest_sha256=dataset_sha256(test)
+                    name, version, scored.metrics, backtest_sha256=dataset_sha256(scored.test)
                 )
             _detector_summary(title, scored.metrics)
             if report is not None:
@@ -223,10 +223,7 @@ def evaluate(
         run = training.evaluate_forecaster(estimator, frame, holdout=span, progress=_echo)
         if record:
             registry.add_backtest(
-                name,
-                version,
-                run.metrics,
-                backtest_sha256=training.holdout_hash(frame, estimator.kpi, span),
+                name, version, run.metrics, backtest_sha256=dataset_sha256(run.test)
             )
         _summary(name, version, run)
         if report is not None:
@@ -285,7 +282,9 @@ def train_detector(
             frame, events=truth, artefacts=artefacts, holdout=span, progress=_echo
         )
         registry = Registry(root)
-        card = training.register_detector(registry, run, name=name, author=author)
+        card = training.register_detector(
+            registry, run, name=name, events=truth, artefacts=artefacts, author=author
+        )
         _detector_summary(f"{name} {card.version}", run.metrics)
         if report is not None and run.events is not None:
             _echo(

@@ -127,6 +127,9 @@ def test_the_loop_serves_a_promoted_champion_and_falls_back_to_the_baseline(tmp_
     assert set(drift) == {"prb_util_dl"}
     assert drift["prb_util_dl"] >= 0.0
     assert rf.status()["drift"]["prb_util_dl"]["level"] in {"stable", "watch", "act"}
+    quarter, hour = pd.Timedelta(minutes=15), pd.Timedelta(hours=1)
+    assert rf.drift(state, end + quarter) is drift  # once an hour, not every ROP
+    assert rf.drift(state, end + hour) is not drift
 
     # A champion that cannot give the planner its P90 is not served: the baseline decides.
     p50_only = SeasonalNaiveForecaster(horizon=4, quantiles=(0.5,), band_origins=50).fit(train)

@@ -129,7 +129,7 @@ def _forecast_plot(result: BacktestResult, step: int, path: Path) -> None:
             label=f"P{lower * 100:.0f}-P{upper * 100:.0f}",
         )
         ax.plot(s.index, s["actual"], color="black", lw=0.8, label="actual")
-        median = f"p{50:d}" if "p50" in s else f"p{lower * 100:.0f}"
+        median = "p50" if "p50" in s else f"p{lower * 100:.0f}"
         ax.plot(s.index, s[median], lw=0.8, label="P50")
         ax.set_title(f"{label}: {result.cells[c]}", fontsize=8, loc="left")
         ax.set_ylabel(result.kpi)

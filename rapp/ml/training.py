@@ -46,6 +46,8 @@ class ForecasterRun:
     result: BacktestResult
     baselines: dict[str, BacktestResult]
     metrics: dict[str, Any]
+    train: Panel
+    test: Panel
     notes: list[str] = field(default_factory=list)
 
 
@@ -97,11 +99,17 @@ def train_forecaster(
     progress(f"fitting {type(model).__name__} ({len(model.quantiles)} quantiles)")
     model.fit(train)
     progress("backtesting on the held-out data")
+    return _scored(model, train, test, progress)
+
+
+def _scored(model: Any, train: Panel, test: Panel, progress: Progress) -> ForecasterRun:
+    """Backtest ``model`` over ``test`` next to the baselines fitted on ``train``: one run,
+    one set of figures for the card (the baselines' WAPE 1h among them)."""
     result = evaluate(model, train, test)
     baselines = {}
     for name, baseline in (
-        ("seasonal naive", SeasonalNaiveForecaster(kpi=kpi, horizon=model.horizon)),
-        ("Holt-Winters", HoltWintersForecaster(kpi=kpi, horizon=model.horizon)),
+        ("seasonal naive", SeasonalNaiveForecaster(kpi=model.kpi, horizon=model.horizon)),
+        ("Holt-Winters", HoltWintersForecaster(kpi=model.kpi, horizon=model.horizon)),
     ):
         progress(f"baseline: {name}")
         baselines[name] = evaluate(baseline, train, test, fit=True)
@@ -110,45 +118,39 @@ def train_forecaster(
         wape = _num(b.wape_at(LEAD))
         if wape is not None:
             metrics[f"baseline_{_key(name)}_wape_{LEAD}"] = wape
-    return ForecasterRun(model, result, baselines, metrics)
+    return ForecasterRun(model, result, baselines, metrics, train, test)
 
 
 def register(
     registry: Registry,
     run: ForecasterRun,
-    frame: pd.DataFrame,
     *,
     name: str,
-    holdout: pd.Timedelta,
     author: str | None = None,
     progress: Progress = log.info,
 ) -> ModelCard:
     """Save the run's model with its card; score the current champion on the same holdout
     first, so ``rapp models promote`` can compare the two."""
-    panel = Panel.from_frame(frame, kpis=[run.model.kpi])
-    train, test = split(panel, holdout)
-    backtest_hash = dataset_sha256(test)
+    backtest_hash = dataset_sha256(run.test)
     champion = registry.current(name)
-    if champion is not None:
-        card = registry.card(name, champion)
-        if card.backtest_on(backtest_hash) is None:
-            try:
-                scored = evaluate(registry.load(name, champion), train, test)
-            except (RegistryError, ValueError) as exc:
-                run.notes.append(f"champion {champion} could not be scored: {exc}")
-            else:
-                registry.add_backtest(
-                    name, champion, forecast_metrics(scored), backtest_sha256=backtest_hash
-                )
-                progress(
-                    f"champion {name} {champion} on the same holdout: "
-                    f"WAPE {LEAD} {scored.wape_at(LEAD):.2%}"
-                )
+    if champion is not None and registry.card(name, champion).backtest_on(backtest_hash) is None:
+        try:
+            scored = evaluate(registry.load(name, champion), run.train, run.test)
+        except (RegistryError, ValueError) as exc:
+            run.notes.append(f"champion {champion} could not be scored: {exc}")
+        else:
+            registry.add_backtest(
+                name, champion, forecast_metrics(scored), backtest_sha256=backtest_hash
+            )
+            progress(
+                f"champion {name} {champion} on the same holdout: "
+                f"WAPE {LEAD} {scored.wape_at(LEAD):.2%}"
+            )
     return registry.save(
         run.model,
         name=name,
         kind="forecaster",
-        training_data=train,
+        training_data=run.train,
         metrics=run.metrics,
         backtest_sha256=backtest_hash,
         author=author,
@@ -161,7 +163,6 @@ def evaluate_forecaster(
     frame: pd.DataFrame,
     *,
     holdout: pd.Timedelta = HOLDOUT,
-    baselines: bool = True,
     progress: Progress = log.info,
 ) -> ForecasterRun:
     """Score an already trained ``model`` on the last ``holdout`` of ``frame`` (the rest is
@@ -172,26 +173,11 @@ def evaluate_forecaster(
         f"backtesting {type(model).__name__} on "
         f"{test.times[0]:%Y-%m-%d} .. {test.times[-1]:%Y-%m-%d}"
     )
-    result = evaluate(model, train, test)
-    scored = {}
-    if baselines:
-        for name, baseline in (
-            ("seasonal naive", SeasonalNaiveForecaster(kpi=model.kpi, horizon=model.horizon)),
-            ("Holt-Winters", HoltWintersForecaster(kpi=model.kpi, horizon=model.horizon)),
-        ):
-            progress(f"baseline: {name}")
-            scored[name] = evaluate(baseline, train, test, fit=True)
-    return ForecasterRun(model, result, scored, forecast_metrics(result))
+    return _scored(model, train, test, progress)
 
 
 def write_report(run: ForecasterRun, out: Path, title: str) -> Path:
     return forecaster_report(run.result, out, title=title, baselines=run.baselines)
-
-
-def holdout_hash(frame: pd.DataFrame, kpi: str, holdout: pd.Timedelta) -> str:
-    """The hash a card's backtest is filed under for this data and holdout."""
-    _train, test = split(Panel.from_frame(frame, kpis=[kpi]), holdout)
-    return dataset_sha256(test)
 
 
 @dataclass
@@ -237,6 +223,22 @@ def train_detector(
     return run
 
 
+def evaluate_detector(
+    model: Detector,
+    frame: pd.DataFrame,
+    *,
+    events: pd.DataFrame,
+    artefacts: pd.DataFrame | None = None,
+    holdout: pd.Timedelta = HOLDOUT,
+    progress: Progress = log.info,
+) -> DetectorRun:
+    """Score an already trained detector on the last ``holdout`` of ``frame`` (the same panel
+    ``train_detector`` holds out, so the figures file under the same hash)."""
+    kpis = [k for k in model.kpis_ if k in frame.columns]
+    _, test = split(Panel.from_frame(frame, kpis=kpis), holdout)
+    return score_detector(model, test, events=events, artefacts=artefacts, progress=progress)
+
+
 def score_detector(
     model: Detector,
     test: Panel,
@@ -250,10 +252,9 @@ def score_detector(
         progress("no ground truth (events): the detector is trained but not scored")
         return DetectorRun(model, None, None, {}, test)
     progress(f"scoring on {test.times[0]:%Y-%m-%d} .. {test.times[-1]:%Y-%m-%d}")
-    score = model.score(test)
-    flags = model.predict(test)
-    metrics = evaluate_events(flags, test.cells, test.times, events, artefacts)
-    curve = pr_curve(score, test.cells, test.times, events, min_run=model.min_run)
+    evidence = model.evidence(test)  # score and flags from one pass
+    metrics = evaluate_events(evidence.flags, test.cells, test.times, events, artefacts)
+    curve = pr_curve(evidence.score, test.cells, test.times, events, min_run=model.min_run)
     flat = {
         k: float(v)
         for k, v in metrics.to_dict().items()
@@ -264,16 +265,38 @@ def score_detector(
 
 
 def register_detector(
-    registry: Registry, run: DetectorRun, *, name: str, author: str | None = None
+    registry: Registry,
+    run: DetectorRun,
+    *,
+    name: str,
+    events: pd.DataFrame | None = None,
+    artefacts: pd.DataFrame | None = None,
+    author: str | None = None,
 ) -> ModelCard:
-    """Save the detector; its figures are filed under the holdout's hash, like forecasters'."""
+    """Save the detector; its figures are filed under the holdout's hash, like forecasters',
+    after the champion is scored on the same holdout (with the same ground truth)."""
+    backtest_hash = dataset_sha256(run.test) if run.metrics else None
+    champion = registry.current(name)
+    if (
+        backtest_hash
+        and events is not None
+        and champion is not None
+        and registry.card(name, champion).backtest_on(backtest_hash) is None
+    ):
+        try:
+            champion_model = registry.load(name, champion)
+            scored = score_detector(champion_model, run.test, events=events, artefacts=artefacts)
+        except (RegistryError, ValueError, KeyError) as exc:
+            log.warning("champion %s %s could not be scored: %s", name, champion, exc)
+        else:
+            registry.add_backtest(name, champion, scored.metrics, backtest_sha256=backtest_hash)
     return registry.save(
         run.model,
         name=name,
         kind="detector",
         training_data=run.train,
         metrics=run.metrics or None,
-        backtest_sha256=dataset_sha256(run.test) if run.metrics else None,
+        backtest_sha256=backtest_hash,
         author=author,
     )
 
