@@ -87,10 +87,7 @@ def ves_sink(runtime: Runtime) -> Callable[[VesBatch], Awaitable[None]]:
             # Journalled before the sender is answered: a restart or a failed fetch loses
             # nothing. Fetching can take long, so the fetch itself runs after the answer.
             if await _take_on(runtime, ready):
-                runtime.spawn(
-                    fetch_and_accept(runtime, ready, recorded=True),
-                    name=f"fetch {redact_url(ready.url)}",
-                )
+                _spawn_fetch(runtime, ready)
 
     return sink
 
@@ -138,13 +135,17 @@ async def resume_fetches(runtime: Runtime) -> int:
     owner = runtime.settings.enact.executor_id
     pending = await asyncio.to_thread(runtime.journal.pending_file_ready, owner)
     for ready in pending:
-        runtime.spawn(
-            fetch_and_accept(runtime, ready, recorded=True),
-            name=f"fetch {redact_url(ready.url)}",
-        )
+        _spawn_fetch(runtime, ready)
     if pending:
         log.info("resuming %d pending file-ready fetches", len(pending))
     return len(pending)
+
+
+def _spawn_fetch(runtime: Runtime, ready: FileReady) -> None:
+    """Fetch a notification already journalled as pending, in the background."""
+    runtime.spawn(
+        fetch_and_accept(runtime, ready, recorded=True), name=f"fetch {redact_url(ready.url)}"
+    )
 
 
 async def _take_on(runtime: Runtime, ready: FileReady) -> bool:
@@ -178,6 +179,8 @@ async def _fetch_with_retries(runtime: Runtime, ready: FileReady) -> Decoded:
 
     async for try_ in AsyncRetrying(
         retry=retry_if_exception(lambda exc: isinstance(exc, FetchError) and exc.transient),
+        # A backstop only: _fetch_once counts attempts in the journal (restarts included) and
+        # turns the last transient failure into a final one, which is never retried.
         stop=stop_after_attempt(v.fetch_attempts),
         wait=wait_exponential(multiplier=v.fetch_backoff_s, max=v.fetch_backoff_max_s),
         before_sleep=waiting,

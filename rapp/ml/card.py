@@ -21,7 +21,7 @@ import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,6 @@ import rapp
 from rapp.ml.drift import DriftReference, FeatureData
 from rapp.ml.panel import CELL, PERIOD_END, Panel
 
-Kind = Literal["forecaster", "detector"]
 KINDS: tuple[str, ...] = ("forecaster", "detector")
 CARD_FORMAT = 1
 
