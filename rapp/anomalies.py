@@ -1,10 +1,10 @@
 """``AnomalyWatch``: the registry's detector over the latest ROPs of every cell, as incidents.
 
 The detector's per-cell profiles are learned offline on the network's own history (``rapp
-export telemetry``, then ``rapp train detector``); the loop only scores. It keeps the detector's
-KPIs for a few ROPs (enough to confirm a run), so watching costs little memory whatever the
-forecaster's history needs, and correlates flags with the alarms active now: an anomaly an
-alarm explains is one incident of the alarm's kind.
+export telemetry``, then ``rapp train detector``); the loop only scores. It keeps every KPI for
+a few ROPs, enough to confirm a run (a detector may be trained on any of them), so watching
+costs little memory whatever the forecaster's history needs, and correlates flags with the
+alarms active now: an anomaly an alarm explains is one incident of the alarm's kind.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from rapp.domain import Alarm
-from rapp.ml.detector import DEFAULT_KPIS
 from rapp.ml.incidents import Incident, correlate
 from rapp.ml.live import LiveModel
 from rapp.ml.panel import Panel
 from rapp.state import CellState
+from rapp.telemetry.kpi import KPIS
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ class AnomalyWatch:
         if self.live.get() is None:
             return
         if self.state is None:
-            self.state = CellState(DEFAULT_KPIS, granularity_s=granularity_s, retention=self.window)
-        present = [k for k in DEFAULT_KPIS if k in kpis.columns]
+            self.state = CellState(KPIS, granularity_s=granularity_s, retention=self.window)
+        present = [k for k in KPIS if k in kpis.columns]
         self.state.ingest(kpis[present])
 
     def check(self, rop: pd.Timestamp, alarms: Iterable[Alarm]) -> list[Incident]:
@@ -95,7 +95,5 @@ class AnomalyWatch:
         assert self.state is not None
         step = pd.Timedelta(seconds=self.state.granularity_s)
         times = pd.date_range(end=pd.Timestamp(rop), periods=self.window, freq=step)
-        values = {
-            k: self.state.window(k, rop, self.window).astype(np.float64) for k in DEFAULT_KPIS
-        }
+        values = {k: self.state.window(k, rop, self.window).astype(np.float64) for k in KPIS}
         return Panel(self.state.cells, times, values)

@@ -327,3 +327,15 @@ def test_backtest_without_contiguous_training_history(split, fitted):
         backtest(fitted, test, horizon=9)
     with pytest.raises(ValueError, match="origins"):
         backtest(fitted, test, origins=[len(test.times) - 2])
+
+
+def test_each_model_says_how_much_history_it_reads(split, fitted):
+    train, _ = split
+    day, week = 96, 672
+    assert fitted.context_rops() == week + 1  # weekly lags and the week behind its scale
+    hw = HoltWintersForecaster(history_days=10, band_origins=50).fit(train)
+    assert hw.context_rops() == 10 * day
+    weekly = SeasonalNaiveForecaster(season="week", lookback=2, band_origins=50).fit(train)
+    assert weekly.context_rops() == 2 * week + 1
+    with pytest.raises(NotFittedError):
+        Forecaster().context_rops()

@@ -30,6 +30,8 @@ class QuantileModel(Protocol):
 
     def fit(self, panel: Panel, y: None = None) -> Any: ...
 
+    def context_rops(self) -> int: ...
+
     def predict_quantiles(self, panel: Panel) -> np.ndarray: ...
 
 
@@ -259,7 +261,7 @@ def evaluate(
     busy = busy_hours(train, model.kpi)
     busy = pd.Series(busy, index=train.cells).reindex(test.cells, fill_value=-1).to_numpy()
     if _continues(train, test):
-        context = features.context_length(train.step)
+        context = model.context_rops()
         head = train.select(test.cells).window(-context, None)
         history = _concat(head, test, model.kpi)
         start = len(head.times) - 1

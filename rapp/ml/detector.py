@@ -184,7 +184,7 @@ class Detector(BaseEstimator):
                 )
             logs = np.where(known[None], np.nan, logs)
         week = self._week_position(panel.times)
-        groups = seasons.cell_groups(panel.cells, self.group_by)
+        groups = self.groups_ = seasons.cell_groups(panel.cells, self.group_by)
         self._learn(logs, week)
         # A holiday in the training history is not what its weekday normally looks like.
         _, _, odd_day = self._deviation(logs, week, panel.times, groups=groups)
@@ -248,8 +248,14 @@ class Detector(BaseEstimator):
         logs = _log(observed)
         if not known.all():
             logs[:, ~known] = np.nan  # a cell without history gets no opinion
+        # Groups come with the fitted cells (a DN regex per cell is too slow to redo every
+        # ROP); a cell not seen in training has no opinion anyway. Files saved before
+        # ``groups_`` existed work them out here.
+        fitted = getattr(self, "groups_", None)
+        if fitted is None:
+            fitted = self.groups_ = seasons.cell_groups(self.cells_, self.group_by)
+        groups = np.where(known, fitted[np.clip(rows, 0, None)], -1)
         rows = None if np.array_equal(rows, np.arange(len(self.cells_))) else np.clip(rows, 0, None)
-        groups = seasons.cell_groups(panel.cells, self.group_by)
         z, expected_log, _ = self._deviation(logs, week, panel.times, rows, groups)
         score = self._combine(z)
         flags = confirm_runs(

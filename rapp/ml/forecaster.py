@@ -37,6 +37,12 @@ class PanelForecaster(BaseEstimator):
     def predict_quantiles(self, panel: Panel) -> np.ndarray:
         raise NotImplementedError
 
+    def context_rops(self) -> int:
+        """How many trailing ROPs a fitted model reads to forecast: what a caller must keep
+        and hand it (the loop's state window, a backtest's history before the test)."""
+        check_is_fitted(self, "step_ns_")
+        return features.context_length(pd.Timedelta(self.step_ns_, unit="ns"))
+
     def predict(self, panel: Panel) -> np.ndarray:
         """The (cells, horizon) median forecast (the quantile nearest 0.5)."""
         return self.predict_quantiles(panel)[self._median_index()]

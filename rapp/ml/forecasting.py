@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from rapp.domain import Forecast
-from rapp.ml import features
 from rapp.ml.baseline import SeasonalBaselineForecaster
 from rapp.ml.drift import drift_level, psi
 from rapp.ml.live import LiveModel
@@ -148,8 +147,7 @@ class RopForecaster:
             )
             return None
         try:
-            context = features.context_length(pd.Timedelta(seconds=state.granularity_s))
-            forecast = model.forecast(state_panel(state, self.kpi, rop, context))
+            forecast = model.forecast(state_panel(state, self.kpi, rop, model.context_rops()))
         except Exception as exc:  # any model failure: the baseline decides this ROP
             self._refuse(label, f"{type(exc).__name__}: {exc}", champion)
             return None

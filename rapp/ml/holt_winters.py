@@ -85,7 +85,7 @@ class HoltWintersForecaster(ResidualBandForecaster):
         self._fit_band(X, panel.step)
         return self
 
-    def _context(self) -> int:
+    def context_rops(self) -> int:
         return self.context_
 
     def _points(self, X: np.ndarray, origins: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ class ResidualBandForecaster(PanelForecaster):
     def _points(self, X: np.ndarray, origins: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _context(self) -> int:
+    def context_rops(self) -> int:
         """How many trailing ROPs a forecast reads (set once fitted)."""
         raise NotImplementedError
 
@@ -70,7 +70,7 @@ class ResidualBandForecaster(PanelForecaster):
         X = self._history(panel)
         self._check_step(panel)
         _, week = features.seasons(panel.step)
-        tail = X[:, -self._context() :]
+        tail = X[:, -self.context_rops() :]
         point = self._points(tail, np.array([tail.shape[1] - 1]))[0]
         band = self.residual_quantiles_[:, None, :] * _level(X, week)[None, :, None]
         out = np.clip(point[None] + band, 0.0, None)
@@ -121,7 +121,7 @@ class SeasonalNaiveForecaster(ResidualBandForecaster):
         self._fit_band(X, panel.step)
         return self
 
-    def _context(self) -> int:
+    def context_rops(self) -> int:
         return self.lookback * self.season_length_ + 1
 
     def _points(self, X: np.ndarray, origins: np.ndarray) -> np.ndarray:
