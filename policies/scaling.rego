@@ -1,11 +1,15 @@
-# Gate for capacity decisions: every Decision the planner makes is checked here before anything
-# touches the network. Limits live in data.json (data.rapp.*), never in these rules, so an
+# Gate for the planner's decisions (scale_out, scale_in) and the healer's (heal): every one is
+# checked here before anything touches the network. Limits live in data.json (data.rapp.*), never in these rules, so an
 # operator changes a limit without touching Rego. Input: {"decision": Decision.to_dict(), "now": RFC 3339}.
 package rapp.scaling
 
 import rego.v1
 
 decision := object.get(input, "decision", {})
+
+action := object.get(decision, "action", "<none>")
+
+scaling_actions := {"scale_out", "scale_in"}
 
 target := object.get(decision, "target", "<no target>")
 
@@ -64,6 +68,7 @@ deny contains msg if {
 }
 
 deny contains msg if {
+	action in scaling_actions
 	some field in ["capacity_from", "capacity_to"]
 	value := object.get(decision, field, "<none>")
 	not quantity(value)
@@ -110,19 +115,57 @@ deny contains msg if {
 }
 
 deny contains msg if {
-	action := object.get(decision, "action", "<none>")
-	not action in {"scale_out", "scale_in"}
+	action in scaling_actions
+	class_name
+	not limits.max
+	msg := sprintf("%s: class %s has no capacity bounds, so it cannot be scaled", [target, class_name])
+}
+
+deny contains msg if {
+	not action in (scaling_actions | {"heal"})
 	msg := sprintf("%s: unknown action %v", [target, action])
 }
 
 deny contains msg if {
-	some key in data.rapp.require_evidence
+	some key in object.get(data.rapp.require_evidence, action, [])
 	object.get(object.get(decision, "evidence", {}), key, null) == null
 	msg := sprintf("%s: required evidence %s is missing", [target, key])
 }
 
+# Healing resets cells: only for the incident kinds that need it, and a few cells of an NF at a
+# time, so one bad detector run cannot take a whole gNB's cells down together.
+heal_cells := count(object.get(decision, "cells", []))
+
+deny contains msg if {
+	action == "heal"
+	class_name
+	not limits.max_heal_cells
+	msg := sprintf("%s: class %s sets no max_heal_cells, so it cannot be healed", [target, class_name])
+}
+
+deny contains msg if {
+	action == "heal"
+	heal_cells > limits.max_heal_cells
+	msg := sprintf("%s: healing %d cells at once exceeds max_heal_cells %d for %s", [
+		target, heal_cells, limits.max_heal_cells, class_name,
+	])
+}
+
+deny contains msg if {
+	action == "heal"
+	some kind in object.get(object.get(decision, "evidence", {}), "kinds", [])
+	not kind in data.rapp.heal_kinds
+	msg := sprintf("%s: %v incidents are not healed (healed kinds: %s)", [
+		target, kind, concat(", ", sort(data.rapp.heal_kinds)),
+	])
+}
+
 allow_reason := sprintf("%s: %s -> %s within [%s, %s] for %s", [
 	target, from_text, to_text, limits.min, limits.max, class_name,
+]) if {
+	action in scaling_actions
+} else := sprintf("%s: heal %d cells (%s), at most %d for %s", [
+	target, heal_cells, concat(", ", decision.evidence.kinds), limits.max_heal_cells, class_name,
 ])
 
 # Sorted so the same decision always gets the same verdict text, whatever the evaluation order.

@@ -99,13 +99,13 @@ test_wrong_direction_scale_in_denied if {
 test_unknown_class_denied if {
 	v := scaling.verdict with input as _input({"target": "open5gs-smf-site-03"})
 	v.allow == false
-	v.reasons == ["open5gs-smf-site-03: no NF class matches this target (known classes: free5gc-upf)"]
+	v.reasons == ["open5gs-smf-site-03: no NF class matches this target (known classes: du, free5gc-upf)"]
 }
 
 test_class_prefix_needs_a_boundary if {
 	v := scaling.verdict with input as _input({"target": "free5gc-upfx-site-03"})
 	v.allow == false
-	v.reasons == ["free5gc-upfx-site-03: no NF class matches this target (known classes: free5gc-upf)"]
+	v.reasons == ["free5gc-upfx-site-03: no NF class matches this target (known classes: du, free5gc-upf)"]
 }
 
 test_missing_evidence_denied if {
@@ -129,4 +129,62 @@ test_several_violations_all_reported_sorted if {
 		"free5gc-upf-site-07: protected: site-07 is under change freeze for the stadium event",
 		"free5gc-upf-site-07: required evidence forecast_max is missing",
 	]
+}
+
+_heal := {
+	"id": "d0fedcba987654321",
+	"action": "heal",
+	"target": "du-gnb-0003",
+	"cells": ["SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU=2"],
+	"rop": "2026-11-24T10:15:00+00:00",
+	"capacity_from": "",
+	"capacity_to": "",
+	"evidence": {
+		"incidents": [{"cell": "SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU=2", "kind": "sleeping_cell"}],
+		"kinds": ["sleeping_cell"],
+		"score_max": 4.2,
+	},
+	"created_at": "2026-11-24T10:15:02+00:00",
+}
+
+_heal_input(overrides) := {
+	"decision": object.union(object.remove(_heal, object.keys(overrides)), overrides),
+	"now": "2026-11-24T10:15:03Z",
+}
+
+test_heal_allowed_without_capacities if {
+	v := scaling.verdict with input as _heal_input({})
+	v.allow == true
+	v.reasons == ["du-gnb-0003: heal 1 cells (sleeping_cell), at most 2 for du"]
+}
+
+test_heal_of_too_many_cells_denied if {
+	cells := [sprintf("SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU=%d", [i]) | some i in numbers.range(1, 3)]
+	v := scaling.verdict with input as _heal_input({"cells": cells})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: healing 3 cells at once exceeds max_heal_cells 2 for du"]
+}
+
+test_heal_of_a_kind_scaling_fixes_denied if {
+	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"kinds": ["congestion_surge"]})})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: congestion_surge incidents are not healed (healed kinds: fronthaul_fault, hardware_fault, sleeping_cell)"]
+}
+
+test_heal_needs_its_evidence if {
+	v := scaling.verdict with input as _heal_input({"evidence": {"kinds": ["sleeping_cell"]}})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: required evidence incidents is missing"]
+}
+
+test_heal_of_a_class_without_a_heal_limit_denied if {
+	v := scaling.verdict with input as _heal_input({"target": "free5gc-upf-site-03"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: class free5gc-upf sets no max_heal_cells, so it cannot be healed"]
+}
+
+test_scale_of_a_class_without_bounds_denied if {
+	v := scaling.verdict with input as _input({"target": "du-gnb-0003"})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: class du has no capacity bounds, so it cannot be scaled"]
 }

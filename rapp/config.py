@@ -165,6 +165,8 @@ class A1Settings(BaseModel):
     url: str = "http://127.0.0.1:8081"
     ric_id: str = "ric1"
     policy_type_id: str = "RAPP_CAPACITY_1.0.0"
+    healing_policy_type_id: str = "RAPP_HEALING_1.0.0"
+    """The type of the A1 policies asking the Near-RT RIC to heal cells."""
     service_id: str = "rapp"
     timeout_s: float = 10.0
 
@@ -243,6 +245,20 @@ class PlannerSettings(BaseModel):
         return self
 
 
+class HealingSettings(BaseModel):
+    """When incidents (sleeping cells, faults) become heal decisions, and for which NF."""
+
+    enabled: bool = True
+    target_pattern: str = r"SubNetwork=(?P<site>[^,]+),ManagedElement=(?P<gnb>[^,]+)"
+    """Regular expression over the cell DN; its named groups feed ``target_template``."""
+    target_template: str = "du-{gnb}"
+    """The NF that heals a cell: the gNB-DU serving it, not the UPF that scaling targets."""
+    min_rops: int = Field(default=2, ge=1)
+    """Flagged ROPs an incident must last before it is healed."""
+    cooldown_rops: int = Field(default=8, ge=0)
+    """ROPs between two heal decisions for the same NF."""
+
+
 class PolicySettings(BaseModel):
     directory: Path = Path("policies")
     query: str = "data.rapp.scaling.verdict"
@@ -281,6 +297,7 @@ class Settings(BaseSettings):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    healing: HealingSettings = Field(default_factory=HealingSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     enact: EnactSettings = Field(default_factory=EnactSettings)

@@ -209,6 +209,14 @@ class Forecast:
 class Action(StrEnum):
     SCALE_OUT = "scale_out"
     SCALE_IN = "scale_in"
+    HEAL = "heal"
+    """Cells of the target need healing (sleeping cell, hardware or fronthaul fault); the
+    capacity stays as it is."""
+
+    @property
+    def scales(self) -> bool:
+        """Whether the action changes the target's capacity."""
+        return self is not Action.HEAL
 
 
 def decision_id(target: str, action: Action, rop: datetime) -> str:
@@ -223,14 +231,15 @@ def decision_id(target: str, action: Action, rop: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A planned change to the capacity of one network function, with its evidence."""
+    """A planned change to one network function, with its evidence: its capacity one ladder
+    step up or down, or healing some of its cells (then both capacities are empty)."""
 
     id: str
     action: Action
     target: str
     """The NF package (its path in the Nephio deployment repository)."""
     cells: tuple[CellId, ...]
-    """The cells whose forecasts drove the decision."""
+    """The cells whose forecasts drove the decision, or the cells to heal."""
     rop: datetime
     capacity_from: str
     """Kubernetes quantity before the change, e.g. ``5G``."""

@@ -28,6 +28,7 @@ from rapp.config import Settings
 from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
 from rapp.enact.nephio import PublishError, redact_url
+from rapp.healing import Healer
 from rapp.metrics import LoopMetrics
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
 from rapp.ml.live import LiveModel
@@ -50,6 +51,12 @@ from rapp.telemetry.mapping import DEFAULT_TABLE
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _CLEARED_KEPT = timedelta(days=1)
+
+
+def _change(decision: Decision) -> str:
+    if decision.action.scales:
+        return f"{decision.capacity_from}->{decision.capacity_to}"
+    return f"{len(decision.cells)} cells ({', '.join(decision.evidence.get('kinds', []))})"
 
 
 def _week(granularity_s: int) -> int:
@@ -75,6 +82,16 @@ class Runtime:
             low=p.low,
             quantile=p.quantile,
             cooldown_rops=p.cooldown_rops,
+        )
+        h = settings.healing
+        self.healer = (
+            Healer(
+                Topology(h.target_pattern, h.target_template),
+                min_rops=h.min_rops,
+                cooldown_rops=h.cooldown_rops,
+            )
+            if h.enabled
+            else None
         )
         f, m = settings.forecast, settings.models
         registry = Registry(m.root)
@@ -131,7 +148,10 @@ class Runtime:
             lambda exc: isinstance(exc, PublishError) and exc.transient,
         )
         self._checks["nephio_repo"] = True
-        self.planner.recall(await asyncio.to_thread(self.journal.latest_by_target))
+        latest = await asyncio.to_thread(self.journal.latest_by_target)
+        self.planner.recall(d for d in latest if d.action.scales)
+        if self.healer is not None:
+            self.healer.recall(latest)
         await self._resume()
         await intake.resume_fetches(self)
         if self.settings.ics.enabled:
@@ -330,25 +350,22 @@ class Runtime:
                 )
 
     async def decide(self, rop: pd.Timestamp) -> list[Decision]:
-        """Forecast, plan, gate, journal and start enacting, for one closed ROP."""
+        """Heal and plan, gate, journal and start enacting, for one closed ROP."""
         assert self.state is not None
         await self._settle()
+        decisions = await self._heal(rop)
         forecast = await asyncio.to_thread(self.forecaster.forecast, self.state, rop)
-        if forecast is None:
-            return []
-        for feature, value in (
-            await asyncio.to_thread(self.forecaster.drift, self.state, rop)
-        ).items():
-            self.metrics.model_drift.labels(forecast.model, feature).set(value)
-        incidents = await asyncio.to_thread(self.watch.check, rop, self.alarms.active())
-        self.metrics.incidents.clear()
-        for kind, n in Counter(i.kind.value for i in incidents).items():
-            self.metrics.incidents.labels(kind).set(n)
-        # The shadow plans from the cool-down clocks as they were before this ROP's decisions.
-        before = copy.deepcopy(self.planner) if self.forecaster.has_shadow else None
-        decisions = self.planner.plan(forecast, self.capacity)
-        if before is not None:
-            await self._shadow(rop, before, decisions)
+        if forecast is not None:
+            for feature, value in (
+                await asyncio.to_thread(self.forecaster.drift, self.state, rop)
+            ).items():
+                self.metrics.model_drift.labels(forecast.model, feature).set(value)
+            # The shadow plans from the cool-down clocks as they were before this ROP's decisions.
+            before = copy.deepcopy(self.planner) if self.forecaster.has_shadow else None
+            planned = self.planner.plan(forecast, self.capacity)
+            if before is not None:
+                await self._shadow(rop, before, planned)
+            decisions += planned
         if not decisions:
             return []
         verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))
@@ -358,12 +375,11 @@ class Runtime:
                 decision.action.value, "allow" if verdict.allow else "deny"
             ).inc()
             log.info(
-                "decision %s %s %s %s->%s: %s (%s)",
+                "decision %s %s %s %s: %s (%s)",
                 decision.id,
                 decision.target,
                 decision.action.value,
-                decision.capacity_from,
-                decision.capacity_to,
+                _change(decision),
                 "allow" if verdict.allow else "deny",
                 "; ".join(verdict.reasons),
             )
@@ -371,10 +387,24 @@ class Runtime:
                 await self._enact(decision)
         return decisions
 
+    async def _heal(self, rop: pd.Timestamp) -> list[Decision]:
+        """The incidents open at ``rop`` (for the API and metrics) and the heal decisions."""
+        incidents = await asyncio.to_thread(self.watch.check, rop, self.alarms.active())
+        self.metrics.incidents.clear()
+        for kind, n in Counter(i.kind.value for i in incidents).items():
+            self.metrics.incidents.labels(kind).set(n)
+        if self.healer is None or not incidents:
+            return []
+        assert self.state is not None
+        step = pd.Timedelta(seconds=self.state.granularity_s)
+        model = f"{self.watch.live.name} {self.watch.live.version}"
+        return self.healer.plan(incidents, rop, step, model=model)
+
     async def _enact(self, decision: Decision) -> None:
         # The planner sees the intended capacity at once; _settle corrects it if the enactment
         # does not land.
-        self.capacity[decision.target] = decision.capacity_to
+        if decision.action.scales:
+            self.capacity[decision.target] = decision.capacity_to
         self._in_flight[decision.id] = decision
         await self.enactor.start(decision)
 
@@ -387,7 +417,7 @@ class Runtime:
             if outcome.state is OutcomeState.PENDING:
                 continue
             decision = self._in_flight.pop(decision_id)
-            if outcome.state is not OutcomeState.ENACTED:
+            if decision.action.scales and outcome.state is not OutcomeState.ENACTED:
                 self.capacity[decision.target] = await asyncio.to_thread(
                     self.enactor.capacity, decision.target, decision.capacity_from
                 )

@@ -247,7 +247,7 @@ def test_policy_types(check: SpecCheck) -> None:
     ):
         everything = c.get("/policy-types").json()
         assert {"policyTypeId": "STD_1_0.2.0", "nearRtRicId": "ric2"} in everything
-        assert len(everything) == 4  # three types on ric1, one on ric2
+        assert len(everything) == 5  # four types on ric1, one on ric2
 
         on_ric2 = c.get("/policy-types", params={"nearRtRicId": "ric2"}).json()
         assert on_ric2 == [{"policyTypeId": "STD_1_0.2.0", "nearRtRicId": "ric2"}]

@@ -147,7 +147,7 @@ def test_allowed(engine: RegoPolicyEngine, d: Decision, reason: str) -> None:
         ),
         (
             decision(target="open5gs-smf-site-03"),
-            "open5gs-smf-site-03: no NF class matches this target (known classes: free5gc-upf)",
+            "open5gs-smf-site-03: no NF class matches this target (known classes: du, free5gc-upf)",
         ),
         (
             decision(evidence={"quantile": 0.9}),

@@ -15,14 +15,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
-from rapp.domain import PmBatch
+from rapp.domain import Action, PmBatch
+from rapp.ml import Detector, Panel
 from rapp.ml.forecasting import state_panel
 from rapp.ml.live import LiveModel
 from rapp.ml.naive import SeasonalNaiveForecaster
 from rapp.ml.registry import Registry
 from rapp.runtime import Runtime
+from rapp.telemetry import decode_ranpm
 from rapp.telemetry.kafka import SourceBatch
+from simulators.o1 import wire
+from simulators.o1.dataset import simulate
 
 END = pd.Timestamp("2026-03-02T10:00Z")
 
@@ -172,3 +177,44 @@ async def test_the_shadow_is_planned_on_a_copy_and_only_counted(
         assert fresh.planner._last_proposal == clocks
     finally:
         fresh.forecaster.live = own
+
+
+async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision(
+    fresh: Runtime, tmp_path: Path
+) -> None:
+    """PM reports as the network sends them -> KPIs -> the promoted detector -> an incident ->
+    the healer -> the operators' policy set, which allows healing one cell of a gNB-DU."""
+    day = 96
+    data = simulate(24, start="2026-01-05", days=15, seed=5)
+    history = Panel.from_frame(data.kpis.set_index(["cell", "period_end"]).sort_index())
+    registry = Registry(tmp_path)
+    card = registry.save(
+        Detector(random_state=0).fit(history.window(0, 14 * day)),
+        name="detector",
+        kind="detector",
+    )
+    registry.promote("detector", card.version)
+    sleeper = data.cube.topology.cell_dns[5]
+    silent = [c for c in wire.COUNTERS if "Avail" not in c]  # radio on, nobody served
+    own = fresh.watch
+    fresh.watch = AnomalyWatch(LiveModel(registry, "detector", check_every=0.0))
+    try:
+        rops = len(history.times)
+        for t in range(rops - 8, rops):
+            batch = PmBatch.concat(decode_ranpm(v) for _, v in wire.ranpm_reports(data.cube, t))
+            f = batch.frame
+            if t >= rops - 4:
+                f.loc[(f["cell"] == sleeper) & f["counter"].isin(silent), "value"] = 0.0
+            fresh.ingest(batch)
+        decisions = await fresh._heal(history.times[-1])
+    finally:
+        fresh.watch = own
+    [heal] = decisions
+    assert (heal.action, heal.cells) == (Action.HEAL, (sleeper,))
+    gnb = sleeper.split("ManagedElement=")[1].split(",")[0]
+    assert heal.target == f"du-{gnb}"
+    assert heal.evidence["kinds"] == ["sleeping_cell"]
+    assert heal.evidence["model"] == f"detector {card.version}"
+    [verdict] = fresh.policy.evaluate(decisions, now=history.times[-1].to_pydatetime())
+    assert verdict.allow, verdict.reasons
+    assert verdict.reasons == (f"du-{gnb}: heal 1 cells (sleeping_cell), at most 2 for du",)

@@ -137,6 +137,38 @@ def test_a1_refusal_changes_nothing_and_says_so(world):
     assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1"]
 
 
+def test_a_heal_is_an_a1_policy_of_the_healing_type_and_no_package_revision(world):
+    capacity = decision()
+    heal = Decision.new(
+        Action.HEAL,
+        "du-gnb-0011",
+        capacity.cells,
+        capacity.rop,
+        "",
+        "",
+        {"incidents": [{"cell": capacity.cells[0]}], "kinds": ["sleeping_cell"]},
+    )
+    enactor = world.enactor()
+    assert enact(enactor, capacity)["state"] == "enacted"
+    outcome = enact(enactor, heal)
+    assert outcome["state"] == "enacted"
+    assert outcome["a1_policy_id"] == "rapp-heal-du-gnb-0011"
+    assert outcome["package_revision"] is None
+    r = httpx.get(f"{world.a1pms}/a1-policy-management/v1/policies/rapp-heal-du-gnb-0011")
+    assert r.json() == {
+        "scope": {"nfId": "du-gnb-0011", "cellIdList": list(capacity.cells)},
+        "statement": {"action": "heal", "decisionId": heal.id, "incidentKinds": ["sleeping_cell"]},
+    }
+    typed = httpx.get(
+        f"{world.a1pms}/a1-policy-management/v1/policies",
+        params={"policyTypeId": "RAPP_HEALING_1.0.0"},
+    ).json()
+    assert [p["policyId"] for p in typed] == ["rapp-heal-du-gnb-0011"]
+    # The healing policy is its own: the capacity guidance and the package are untouched.
+    assert a1_policy(world.a1pms, f"rapp-{TARGET}")["statement"]["decisionId"] == capacity.id
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1", f"{TARGET}/v2"]
+
+
 def test_scale_package_scales_uplink_by_the_same_ratio_and_detects_staleness():
     files = load_blueprint()
     scaled = scale_package(files, decision(frm="5G", to="10G"))

@@ -33,7 +33,7 @@ def create_app(
     open at the latest decided ROP."""
     app = FastAPI(
         title="rapp",
-        summary="O-RAN rApp: forecast-driven, Rego-gated capacity decisions over A1 and Nephio",
+        summary="O-RAN rApp: forecast- and anomaly-driven, Rego-gated decisions over A1 and Nephio",
         version="0.1.0",
     )
     app.state.journal = journal

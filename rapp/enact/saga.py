@@ -8,7 +8,7 @@ package writer finds the revision it already published for this decision's works
 
 If the package step fails for good, the A1 step is compensated: the policy goes back to what it
 was before (or is deleted if it did not exist), and the outcome says so. Nothing is half-done and
-silent.
+silent. A heal decision is the A1 step alone: healing cells is the Near-RT RIC's work.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import httpx
 from dbos import DBOS, DBOSConfiguredInstance, Queue, SetEnqueueOptions, SetWorkflowID
 
 from rapp.config import A1Settings, EnactSettings, NephioSettings
-from rapp.domain import PRB_UTIL_DL, Decision, Outcome, OutcomeState
+from rapp.domain import PRB_UTIL_DL, Action, Decision, Outcome, OutcomeState
 from rapp.enact.a1 import A1Client, A1Error, A1Policy
 from rapp.enact.nephio import GitPackageRepo, PublishError
 from rapp.enact.packages import PackageError, read_capacity, set_capacity
@@ -57,7 +57,23 @@ def _retry_publish(exc: BaseException) -> bool:
 
 
 def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
-    """The A1 policy carrying a decision: one per target, so a later decision updates it."""
+    """The A1 policy carrying a decision: one per target and purpose, so a later decision
+    updates it (a heal does not overwrite the capacity guidance, nor the other way round)."""
+    if decision.action is Action.HEAL:
+        return A1Policy(
+            policy_id=f"rapp-heal-{decision.target}",
+            ric_id=settings.ric_id,
+            policy_type_id=settings.healing_policy_type_id,
+            service_id=settings.service_id,
+            body={
+                "scope": {"nfId": decision.target, "cellIdList": list(decision.cells)},
+                "statement": {
+                    "action": decision.action.value,
+                    "decisionId": decision.id,
+                    "incidentKinds": list(decision.evidence.get("kinds", [])),
+                },
+            },
+        )
     statement: dict[str, Any] = {
         "action": decision.action.value,
         "capacity": decision.capacity_to,
@@ -178,6 +194,14 @@ class Enactor(DBOSConfiguredInstance):
             # A lost response may hide an applied change: put the old policy back to be sure.
             return await self._undo(
                 d, policy, previous, f"A1 policy not applied: {exc}", failed=True
+            )
+        if d.action is Action.HEAL:
+            # Healing is the Near-RT RIC's (compensate, then reset the cells); no package changes.
+            return Outcome(
+                d.id,
+                OutcomeState.ENACTED,
+                a1_policy_id=policy.policy_id,
+                detail=f"{d.target}: {len(d.cells)} cells handed to the Near-RT RIC to heal",
             )
         try:
             tag = await self._publish(d.to_dict())
