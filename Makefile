@@ -34,16 +34,22 @@ format: install
 bench: install
 	$(BIN)/python bench/rop_pipeline.py
 
-# The shipped models (models/forecaster, models/detector), rebuilt from a seeded simulated
-# network: the same command gives the same models, figures and data hashes. The detector is not
-# promoted: its per-cell profiles belong to that network, not to the one a deployment watches.
+# The shipped models (models/forecaster, models/detector), rebuilt from seeded simulated
+# networks: the same command gives the same models, figures and data hashes. The forecaster is
+# global (it learns shapes, not cells) and learns from the rich simulated network; the detector
+# learns each cell's normal week, so it learns the demo network's own three weeks (its cells, its
+# sleeping cells as ground truth). A deployment trains its own detector on its own history
+# (`rapp export telemetry`, then `rapp train detector`); cells the detector never saw get no score.
 MODEL_DATA := var/sim-seed7
+DEMO_HISTORY := var/demo-history
 models: install
 	rm -rf models/forecaster models/detector $(MODEL_DATA)
 	$(BIN)/python -m simulators.o1.dataset --cells 200 --days 28 --seed 7 --anomalies 40 \
 		--out $(MODEL_DATA) --format parquet
 	$(BIN)/rapp train forecaster --data $(MODEL_DATA) --root models --promote --author "make models"
-	$(BIN)/rapp train detector --data $(MODEL_DATA) --root models --author "make models"
+	rm -rf $(DEMO_HISTORY)
+	$(BIN)/python -m simulators.o1.history --cells 200 --seed 1 --days 21 --out $(DEMO_HISTORY)
+	$(BIN)/rapp train detector --data $(DEMO_HISTORY) --root models --promote --author "make models"
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .ruff_cache

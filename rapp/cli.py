@@ -81,6 +81,9 @@ def demo(
     cells: int = 200,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 900.0,
     backfill: Annotated[str, typer.Option(help="History published at start, e.g. 2d.")] = "2d",
+    sleep_every: Annotated[
+        str, typer.Option(help="One cell falls asleep per this much simulated time, e.g. 6h.")
+    ] = "6h",
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
     ] = None,
@@ -97,6 +100,7 @@ def demo(
             cells=cells,
             speed=speed,
             backfill=backfill,
+            sleep_every=sleep_every,
             duration=duration,
         )
     )

@@ -41,6 +41,8 @@ class DemoPlan:
     speed: float = 900.0
     backfill: str = "2d"
     seed: int = 1
+    sleep_every: str = "6h"
+    """One cell sleeps per this much simulated time, for the detector to find and heal."""
     duration: float | None = None
     topic: str = "pmreports"
 
@@ -100,7 +102,7 @@ class Demo:
         _wait_http(f"http://127.0.0.1:{p.api_port}/healthz", self._alive)
         o1 = [py, "-m", "simulators.o1", "--bootstrap", f"127.0.0.1:{p.kafka_port}"]
         o1 += ["--topic", p.topic, "--cells", str(p.cells), "--speed", str(p.speed)]
-        o1 += ["--backfill", p.backfill, "--seed", str(p.seed)]
+        o1 += ["--backfill", p.backfill, "--seed", str(p.seed), "--sleep-every", p.sleep_every]
         self._spawn("o1", o1)
 
     def where(self) -> str:
@@ -210,9 +212,14 @@ def _status_line(rows: list[dict]) -> str:
     newest = rows[0]
     verdict = newest.get("verdict") or {}
     reasons = "; ".join(verdict.get("reasons", []))
+    if newest["action"] == "heal":
+        change = f"{len(newest['cells'])} cells ({', '.join(newest['evidence'].get('kinds', []))})"
+    else:
+        change = f"{newest['capacity_from']}->{newest['capacity_to']}"
+    heals = sum(row["action"] == "heal" for row in rows)
     return (
-        f"{len(rows)} decisions ({summary}); newest: {newest['target']} {newest['action']} "
-        f"{newest['capacity_from']}->{newest['capacity_to']}: {reasons}"
+        f"{len(rows)} decisions, {heals} heals ({summary}); newest: {newest['target']} "
+        f"{newest['action']} {change}: {reasons}"
     )
 
 

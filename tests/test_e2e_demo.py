@@ -94,7 +94,7 @@ def test_loop_enacts_and_denies_within_120s(demo):
         120,
         demo,
     )
-    rows = decisions(demo["api"])
+    rows = [r for r in decisions(demo["api"]) if r["action"] != "heal"]
     # The shipped champion (models/forecaster) decides, and each decision says so.
     assert {r["evidence"]["model"] for r in rows} == {"forecaster v1"}
     assert {r["evidence"]["quantile"] for r in rows} == {0.9}
@@ -131,6 +131,39 @@ def test_loop_enacts_and_denies_within_120s(demo):
     if not any(state_of(r) == "enacted" for r in rows if r["target"] == denied["target"]):
         assert f"rapp-{denied['target']}" not in a1_policy_ids(a1pms)
         assert tags_of(repo, denied["target"]) == [f"{denied['target']}/v1"]
+
+
+def test_a_sleeping_cell_is_found_and_handed_to_the_near_rt_ric_to_heal(demo):
+    """The demo network lets one cell fall asleep every six simulated hours (24 s at 900x);
+    the shipped detector (models/detector, trained on that network) finds it with no alarm to
+    help, and the heal goes out over A1, without touching any package."""
+
+    def heals() -> list[dict]:
+        return [
+            r
+            for r in decisions(demo["api"])
+            if r["action"] == "heal" and state_of(r) in {"enacted", "compensated", "failed"}
+        ]
+
+    wait_for(lambda: bool(heals()), 150, demo)
+    heal = heals()[0]
+    assert state_of(heal) == "enacted", heal["outcome"]
+    assert heal["verdict"]["allow"] is True
+    assert heal["evidence"]["model"] == "detector v1"
+    assert heal["evidence"]["kinds"] == ["sleeping_cell"]
+    assert (heal["capacity_from"], heal["capacity_to"]) == ("", "")
+    [cell] = heal["cells"]
+    gnb = cell.split("ManagedElement=")[1].split(",")[0]
+    assert heal["target"] == f"du-{gnb}"
+    assert [i["cell"] for i in heal["evidence"]["incidents"]] == [cell]
+
+    a1pms = f"http://127.0.0.1:{demo['a1pms']}"
+    policy = httpx.get(
+        f"{a1pms}/a1-policy-management/v1/policies/{heal['outcome']['a1_policy_id']}"
+    ).json()
+    assert policy["scope"] == {"nfId": heal["target"], "cellIdList": [cell]}
+    assert policy["statement"]["action"] == "heal"
+    assert heal["outcome"]["package_revision"] is None
 
 
 def test_malformed_record_goes_to_dead_letters_and_the_loop_goes_on(demo):

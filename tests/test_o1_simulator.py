@@ -16,6 +16,7 @@ from rapp.telemetry import decode_batch, derive_kpis
 from simulators.broker import Broker
 from simulators.o1 import Network, encode_reports, rop_reports
 from simulators.o1.__main__ import parse_duration, run
+from simulators.o1.history import history, sleep_events
 
 DAYS = pd.date_range("2025-01-06", periods=2 * 96, freq="15min", tz="UTC")
 
@@ -103,6 +104,42 @@ def test_suspect_flag_encoded(network: Network) -> None:
     flags[3] = True
     batch, _ = decode_batch([v for _, v in encode_reports(network, DAYS[0], values, 900, flags)])
     assert batch.frame.loc[batch.frame["suspect"], "cell"].tolist() == [network.cell_ids[3]]
+
+
+def test_one_cell_sleeps_per_period_reproducibly_with_zero_traffic_and_its_radio_on() -> None:
+    sleepy = Network(sleep_every=pd.Timedelta("6h"), sleep_rops=5)
+    asleep = sleepy.asleep(DAYS)
+    # Two days of 6-hour periods: eight outages of five ROPs, one cell each, none at a boundary.
+    assert asleep.sum() == 8 * 5
+    assert (asleep.sum(axis=1) <= 1).all()
+    periods = pd.Series(DAYS.floor("6h")[asleep.any(axis=1)]).value_counts()
+    assert len(periods) == 8 and set(periods) == {5}
+    assert len(set(np.nonzero(asleep)[1])) > 1  # not always the same cell
+    np.testing.assert_array_equal(
+        asleep, Network(sleep_every=pd.Timedelta("6h"), sleep_rops=5).asleep(DAYS)
+    )
+    counters, awake = sleepy.counters(DAYS), Network().counters(DAYS)
+    for name in ("RRU.PrbUsedDl", "RRU.PrbUsedUl", "RRC.ConnMean", "DRB.UEThpDl"):
+        assert (counters[name][asleep] == 0).all(), name
+        np.testing.assert_array_equal(counters[name][~asleep], awake[name][~asleep])
+    assert (counters["RRU.PrbAvailDl"][asleep] == 273).all()
+    assert not Network().asleep(DAYS).any()
+    with pytest.raises(ValueError, match="do not fit"):
+        Network(sleep_every=pd.Timedelta("1h"), sleep_rops=4)
+
+
+def test_history_is_what_the_rapp_derives_and_its_events_are_the_outages() -> None:
+    sleepy = Network(n_cells=40, sleep_every=pd.Timedelta("6h"), sleep_rops=3)
+    kpis = history(sleepy, DAYS)
+    assert list(kpis.columns) == ["prb_util_dl", "prb_util_ul", "thp_dl", "rrc_conn_mean"]
+    assert len(kpis) == 40 * len(DAYS)
+    events = sleep_events(sleepy, DAYS)
+    assert len(events) == 8 and set(events["kind"]) == {"sleeping_cell"}
+    for event in events.itertuples():
+        during = kpis.xs(event.cell, level="cell").loc[event.start : event.end]
+        assert len(during) == 3 and (during["prb_util_dl"] == 0).all()
+        before = kpis.xs(event.cell, level="cell").loc[: event.start - pd.Timedelta("15min")]
+        assert before.empty or before["prb_util_dl"].iloc[-1] > 0
 
 
 def test_parse_duration() -> None:

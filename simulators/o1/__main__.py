@@ -111,13 +111,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--speed", type=float, default=900.0, help="simulated seconds per wall second")
     p.add_argument("--backfill", type=parse_duration, default=parse_duration("2d"))
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--sleep-every",
+        type=parse_duration,
+        default=0,
+        help="one cell sleeps (serves nobody, raises no alarm) per this much simulated time",
+    )
+    p.add_argument("--sleep-rops", type=int, default=6, help="how long a cell sleeps, in ROPs")
     p.add_argument("--rops", type=int, default=None, help="stop after N live ROPs")
     p.add_argument("--start", type=pd.Timestamp, default=None, help="simulated now (ISO 8601)")
     p.add_argument("--compression", choices=["gzip", "lz4", "zstd"], default=None)
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    network = Network(args.cells, args.cells_per_gnb, args.gnbs_per_site, seed=args.seed)
+    network = Network(
+        args.cells,
+        args.cells_per_gnb,
+        args.gnbs_per_site,
+        seed=args.seed,
+        sleep_every=pd.Timedelta(seconds=args.sleep_every) if args.sleep_every else None,
+        sleep_rops=args.sleep_rops,
+        granularity_s=args.granularity,
+    )
     start = args.start.floor(f"{args.granularity}s") if args.start is not None else None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(

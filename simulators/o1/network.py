@@ -2,7 +2,9 @@
 
 Noise is a pure function of (seed, time, cell, stream), hashed with splitmix64, so asking for
 the same ROP twice (backfill, then a restart, then a test) gives exactly the same numbers, and
-nothing depends on the order in which ROPs were generated.
+nothing depends on the order in which ROPs were generated. Sleeping cells (``sleep_every``) are
+drawn the same way: in each period of that length, one cell chosen by hash stops serving UEs for
+``sleep_rops`` ROPs, its radio still on, and raises no alarm, which is what makes them hard.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ SITE_PLAN: tuple[str, ...] = (
     "nightlife", "stadium", "residential", "rural", "office",
 )  # fmt: skip
 
-_STREAM_DL, _STREAM_UL, _STREAM_THP, _STREAM_UE = 1, 2, 3, 4
+_STREAM_DL, _STREAM_UL, _STREAM_THP, _STREAM_UE, _STREAM_SLEEP = 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +65,24 @@ class Network:
     """A fixed topology plus a reproducible load model (vectorised over time and cells)."""
 
     def __init__(
-        self, n_cells: int = 200, cells_per_gnb: int = 4, gnbs_per_site: int = 5, seed: int = 1
+        self,
+        n_cells: int = 200,
+        cells_per_gnb: int = 4,
+        gnbs_per_site: int = 5,
+        seed: int = 1,
+        *,
+        sleep_every: pd.Timedelta | None = None,
+        sleep_rops: int = 6,
+        granularity_s: int = 900,
     ) -> None:
         if min(n_cells, cells_per_gnb, gnbs_per_site) <= 0:
             raise ValueError("n_cells, cells_per_gnb and gnbs_per_site must be positive")
+        self.sleep_s = int(pd.Timedelta(sleep_every).total_seconds()) if sleep_every else 0
+        if self.sleep_s and not 0 < sleep_rops * granularity_s < self.sleep_s:
+            raise ValueError(
+                f"{sleep_rops} sleeping ROPs of {granularity_s} s do not fit in {sleep_every}"
+            )
+        self.sleep_rops, self.granularity_s = sleep_rops, granularity_s
         self.n_cells, self.seed = n_cells, seed
         self.cells_per_gnb, self.gnbs_per_site = cells_per_gnb, gnbs_per_site
         idx = np.arange(n_cells)
@@ -113,16 +129,37 @@ class Network:
         noise = 1.0 + self._sigma * self._normal(times, _STREAM_DL)
         return np.clip(base * self._level * noise, 0.0, 100.0)
 
+    def asleep(self, times: pd.DatetimeIndex) -> np.ndarray:
+        """(n_times, n_cells) bool: the cell serves nobody at that period end."""
+        out = np.zeros((len(times), self.n_cells), dtype=bool)
+        if not self.sleep_s:
+            return out
+        secs = _epoch_seconds(times)
+        period = secs // self.sleep_s
+        key = _mix(_mix(np.uint64(self.seed)) ^ np.uint64(_STREAM_SLEEP))
+        h = _mix(key ^ _mix(period.astype(np.uint64)))
+        cell = (h % np.uint64(self.n_cells)).astype(np.int64)
+        # Period ends inside the outage: it starts a hashed number of ROPs into the period.
+        rops = self.sleep_s // self.granularity_s
+        first = 1 + (_mix(h) % np.uint64(max(rops - self.sleep_rops, 1))).astype(np.int64)
+        k = (secs - period * self.sleep_s) // self.granularity_s
+        hit = (k >= first) & (k < first + self.sleep_rops)
+        out[np.flatnonzero(hit), cell[hit]] = True
+        return out
+
     def counters(self, times: pd.DatetimeIndex) -> dict[str, np.ndarray]:
         """All counters per (time, cell) as TS 28.552 names; PRB counts are integers."""
-        dl = self.prb_util_dl(times)
+        asleep = self.asleep(times)
+        dl = np.where(asleep, 0.0, self.prb_util_dl(times))
         ul = np.clip(dl * 0.45 * (1.0 + 0.08 * self._normal(times, _STREAM_UL)), 0.0, 100.0)
         used_dl = np.rint(dl / 100.0 * PRBS).astype(np.int64)
         used_ul = np.rint(ul / 100.0 * PRBS).astype(np.int64)
         avail = np.full_like(used_dl, PRBS)
         conn = np.rint(dl * 3.0 * self._ue_scale + 2.0 * np.abs(self._normal(times, _STREAM_UE)))
+        conn[asleep] = 0.0
         # per-UE throughput (kbit/s) falls as the cell fills up
         thp = 250_000.0 * (1.0 - 0.7 * dl / 100.0) * (1.0 + 0.05 * self._normal(times, _STREAM_THP))
+        thp[asleep] = 0.0  # no UE, no throughput sample
         return {
             "RRU.PrbUsedDl": used_dl,
             "RRU.PrbAvailDl": avail,
