@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -221,7 +222,8 @@ class Registry:
         # mkdtemp makes it 0700: a runtime under another user (a pod reading a volume) must read it.
         staging.chmod(0o755)
         try:
-            sio.dump(estimator, staging / MODEL_FILE)
+            # Deflated: a detector's per-cell profiles shrink about fourfold, at no cost to load.
+            sio.dump(estimator, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
             # A file the runtime would refuse (or skops cannot rebuild) is caught here, at
             # training time, not when the runtime reloads its champion.
             self._read_model(staging / MODEL_FILE, f"{type(estimator).__name__} not stored")
