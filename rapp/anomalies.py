@@ -28,14 +28,17 @@ log = logging.getLogger(__name__)
 
 class AnomalyWatch:
     """Scores the last ``window`` ROPs with ``live``'s champion at each decided ROP and keeps
-    the incidents still open at that ROP."""
+    the incidents still open at that ROP; with ``live``'s shadow challenger too, whose
+    incidents (``shadow_incidents``) are only for comparing, never for healing."""
 
     def __init__(self, live: LiveModel, *, window: int = 8) -> None:
         self.live = live
         self.window = window
         self.state: CellState | None = None
         self.incidents: list[Incident] = []
+        self.shadow_incidents: list[Incident] = []
         self._error: str | None = None
+        self._shadow_error: str | None = None
         self._logged: set[tuple[str, pd.Timestamp]] = set()
 
     def ingest(self, kpis: pd.DataFrame, granularity_s: int) -> None:
@@ -54,20 +57,21 @@ class AnomalyWatch:
         detector. A detector that fails is logged and reported, never raised to the loop."""
         detector = self.live.get()
         if detector is None or self.state is None:
-            self.incidents = []
+            self.incidents, self.shadow_incidents = [], []
             return self.incidents
+        alarms = list(alarms)
+        panel = self._panel(rop)
         try:
-            evidence = detector.evidence(self._panel(rop))
-            found = correlate(evidence, alarms)
+            self.incidents = _open_at(detector, panel, alarms, rop)
         except Exception as exc:  # the loop decides on forecasts whatever the detector does
             message = f"detector {self.live.version} not run: {type(exc).__name__}: {exc}"
             if message != self._error:
                 log.error("%s", message)
             self._error = message
             self.incidents = []
-            return self.incidents
-        self._error = None
-        self.incidents = [i for i in found if i.end == pd.Timestamp(rop)]
+        else:
+            self._error = None
+        self._check_shadow(panel, alarms, rop)
         known, self._logged = self._logged, {(i.cell, i.start) for i in self.incidents}
         for incident in self.incidents:
             if (incident.cell, incident.start) in known:
@@ -83,12 +87,43 @@ class AnomalyWatch:
             )
         return self.incidents
 
+    def _check_shadow(self, panel: Panel, alarms: list[Alarm], rop: pd.Timestamp) -> None:
+        """Score the shadow challenger (if any) on the same panel and log where it differs."""
+        challenger = self.live.shadow()
+        if challenger is None:
+            self.shadow_incidents = []
+            return
+        try:
+            self.shadow_incidents = _open_at(challenger, panel, alarms, rop)
+        except Exception as exc:
+            message = f"shadow detector {self.live.shadow_version} not run: {exc}"
+            if message != self._shadow_error:
+                log.warning("%s", message)
+            self._shadow_error, self.shadow_incidents = message, []
+            return
+        self._shadow_error = None
+        ours = {i.cell for i in self.incidents}
+        theirs = {i.cell for i in self.shadow_incidents}
+        if ours != theirs:
+            log.info(
+                "shadow detector %s at %s: incidents on %d cells, %d the champion has not,"
+                " %d it has not",
+                self.live.shadow_version,
+                pd.Timestamp(rop).isoformat(),
+                len(theirs),
+                len(theirs - ours),
+                len(ours - theirs),
+            )
+
     def status(self) -> dict[str, Any]:
         return {
             "registry_name": self.live.name,
             "champion": self.live.version,
+            "shadow": self.live.shadow_version,
             "error": self.live.error or self._error,
+            "shadow_error": self._shadow_error,
             "open_incidents": len(self.incidents),
+            "shadow_open_incidents": len(self.shadow_incidents),
         }
 
     def _panel(self, rop: pd.Timestamp) -> Panel:
@@ -97,3 +132,9 @@ class AnomalyWatch:
         times = pd.date_range(end=pd.Timestamp(rop), periods=self.window, freq=step)
         values = {k: self.state.window(k, rop, self.window).astype(np.float64) for k in KPIS}
         return Panel(self.state.cells, times, values)
+
+
+def _open_at(detector: Any, panel: Panel, alarms: list[Alarm], rop: pd.Timestamp) -> list[Incident]:
+    """The incidents ``detector`` finds in ``panel`` that are still open at ``rop``."""
+    found = correlate(detector.evidence(panel), alarms)
+    return [i for i in found if i.end == pd.Timestamp(rop)]

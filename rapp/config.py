@@ -203,6 +203,9 @@ class ModelSettings(BaseModel):
     shadow: str | None = None
     """A forecaster version run beside the champion: its forecasts are planned and logged,
     never enacted, so it can be judged on live data before promotion."""
+    detector_shadow: str | None = None
+    """A detector version scored beside the champion: its incidents, and the heals they would
+    cause, are logged and counted, never acted on."""
     check_every_s: float = Field(default=30.0, gt=0)
     """How often the champion pointer is looked at: a promotion is served within this time."""
 

@@ -25,7 +25,7 @@ from rapp import intake
 from rapp.alarms import AlarmBook
 from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
-from rapp.domain import Decision, Outcome, OutcomeState, PmBatch, Verdict
+from rapp.domain import Action, Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.enact import Enactor, launch, shutdown
 from rapp.enact.nephio import PublishError, redact_url
 from rapp.healing import Healer
@@ -95,7 +95,9 @@ class Runtime:
         )
         f, m = settings.forecast, settings.models
         registry = Registry(m.root)
-        self.watch = AnomalyWatch(LiveModel(registry, m.detector, check_every=m.check_every_s))
+        self.watch = AnomalyWatch(
+            LiveModel(registry, m.detector, shadow=m.detector_shadow, check_every=m.check_every_s)
+        )
         self.forecaster = RopForecaster(
             SeasonalBaselineForecaster(
                 season_length=f.season,
@@ -393,12 +395,21 @@ class Runtime:
         self.metrics.incidents.clear()
         for kind, n in Counter(i.kind.value for i in incidents).items():
             self.metrics.incidents.labels(kind).set(n)
-        if self.healer is None or not incidents:
+        if self.healer is None:
             return []
         assert self.state is not None
         step = pd.Timedelta(seconds=self.state.granularity_s)
-        model = f"{self.watch.live.name} {self.watch.live.version}"
-        return self.healer.plan(incidents, rop, step, model=model)
+        live = self.watch.live
+        if self.watch.shadow_incidents:
+            # Planned on a copy, like the forecaster's shadow: the champion's clocks stay put.
+            shadow = copy.deepcopy(self.healer).plan(
+                self.watch.shadow_incidents, rop, step, model=f"{live.name} {live.shadow_version}"
+            )
+            for _ in shadow:
+                self.metrics.shadow_decisions.labels(Action.HEAL.value).inc()
+        if not incidents:
+            return []
+        return self.healer.plan(incidents, rop, step, model=f"{live.name} {live.version}")
 
     async def _enact(self, decision: Decision) -> None:
         # The planner sees the intended capacity at once; _settle corrects it if the enactment

@@ -52,13 +52,7 @@ def test_a_cell_that_goes_silent_is_a_sleeping_cell_unless_an_alarm_explains_it(
 ):
     watch = AnomalyWatch(LiveModel(registry, "detector", check_every=0.0))
     ends = last_rops(network, 8)
-    cell = network.index.get_level_values("cell")[0]
-    silent = network.copy()
-    hit = (silent.index.get_level_values("cell") == cell) & (
-        silent.index.get_level_values("period_end") >= ends[-4]
-    )
-    kpis = [c for c in silent.columns if c != "suspect"]
-    silent.loc[hit, kpis] = 0.0  # every KPI collapses for the last four ROPs
+    silent, cell = silenced(network, ends)  # every KPI collapses for the last four ROPs
     feed(watch, silent, ends)
     [incident] = watch.check(ends[-1], [])
     assert (incident.cell, incident.kind) == (cell, IncidentKind.SLEEPING_CELL)
@@ -111,3 +105,49 @@ def test_a_champion_that_is_not_a_detector_is_reported_not_raised(
     feed(watch, network, ends)
     assert watch.check(ends[-1], []) == []
     assert "detector v1 not run: AttributeError" in watch.status()["error"]
+
+
+def silenced(network: pd.DataFrame, ends: pd.DatetimeIndex) -> tuple[pd.DataFrame, str]:
+    """``network`` with its first cell serving nobody for the last four ROPs."""
+    cell = network.index.get_level_values("cell")[0]
+    silent = network.copy()
+    hit = (silent.index.get_level_values("cell") == cell) & (
+        silent.index.get_level_values("period_end") >= ends[-4]
+    )
+    silent.loc[hit, [c for c in silent.columns if c != "suspect"]] = 0.0
+    return silent, cell
+
+
+def test_a_shadow_detector_is_scored_on_the_same_rops_and_never_replaces_the_champion(
+    network: pd.DataFrame, registry: Registry, tmp_path: Path
+):
+    ends = last_rops(network, 8)
+    silent, cell = silenced(network, ends)
+    two_weeks = Panel.from_frame(network).window(0, 14 * DAY)
+    blind = registry.save(
+        Detector(z_threshold=1e6, forest_threshold=1e6, random_state=0).fit(two_weeks),
+        name="detector",
+        kind="detector",
+    )
+    watch = AnomalyWatch(LiveModel(registry, "detector", shadow=blind.version, check_every=0.0))
+    feed(watch, silent, ends)
+    [incident] = watch.check(ends[-1], [])
+    assert incident.cell == cell
+    assert watch.shadow_incidents == []  # the blind challenger sees nothing
+    status = watch.status()
+    assert (status["champion"], status["shadow"]) == ("v1", blind.version)
+    assert (status["open_incidents"], status["shadow_open_incidents"]) == (1, 0)
+
+    # A challenger that cannot score is a warning of its own; the champion goes on.
+    broken = registry.save(
+        SeasonalNaiveForecaster(horizon=4, band_origins=20).fit(
+            Panel.from_frame(network, kpis=["prb_util_dl"])
+        ),
+        name="detector",
+        kind="detector",
+    )
+    watch = AnomalyWatch(LiveModel(registry, "detector", shadow=broken.version, check_every=0.0))
+    feed(watch, silent, ends)
+    assert [i.cell for i in watch.check(ends[-1], [])] == [cell]
+    assert watch.status()["error"] is None
+    assert f"shadow detector {broken.version} not run" in watch.status()["shadow_error"]

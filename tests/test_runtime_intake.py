@@ -194,10 +194,16 @@ async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision
         kind="detector",
     )
     registry.promote("detector", card.version)
+    twin = registry.save(
+        Detector(random_state=1).fit(history.window(0, 14 * day)), name="detector", kind="detector"
+    )
     sleeper = data.cube.topology.cell_dns[5]
     silent = [c for c in wire.COUNTERS if "Avail" not in c]  # radio on, nobody served
     own = fresh.watch
-    fresh.watch = AnomalyWatch(LiveModel(registry, "detector", check_every=0.0))
+    watch = AnomalyWatch(LiveModel(registry, "detector", shadow=twin.version, check_every=0.0))
+    fresh.watch = watch
+    counted = "rapp_shadow_decisions_total"
+    before = fresh.metrics.registry.get_sample_value(counted, {"action": "heal"}) or 0
     try:
         rops = len(history.times)
         for t in range(rops - 8, rops):
@@ -215,6 +221,10 @@ async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision
     assert heal.target == f"du-{gnb}"
     assert heal.evidence["kinds"] == ["sleeping_cell"]
     assert heal.evidence["model"] == f"detector {card.version}"
+    # The shadow twin found the same cell: counted, and its copy of the healer kept the real
+    # one's clocks as they were, so the champion's heal went out.
+    assert [i.cell for i in watch.shadow_incidents] == [sleeper]
+    assert fresh.metrics.registry.get_sample_value(counted, {"action": "heal"}) == before + 1
     [verdict] = fresh.policy.evaluate(decisions, now=history.times[-1].to_pydatetime())
     assert verdict.allow, verdict.reasons
     assert verdict.reasons == (f"du-{gnb}: heal 1 cells (sleeping_cell), at most 2 for du",)
