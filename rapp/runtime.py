@@ -1,7 +1,7 @@
 """Wiring: build every stage from ``Settings`` and run the loop, one closed ROP at a time.
 
-    Kafka -> PmBatch -> KPIs -> CellState -(ROP closed)-> Forecast -> Decisions -> Verdicts
-          -> journal -> enactment workflows (A1-PMS, Nephio repo)
+    Kafka, VES, files -> PmBatch -> KPIs -> CellState -(ROP closed)-> Decider (``rapp.decide``:
+    forecasts and incidents -> decisions -> verdicts -> journal -> enactment workflows)
 
 Offsets are committed once a batch is in state (or dead-lettered). History ROPs (a backlog being
 read) only fill state; the loop decides on the newest closed ROP once it has caught up, because a
@@ -11,9 +11,7 @@ decision about a ROP an hour old would act on a network that has already moved o
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -23,19 +21,13 @@ from aiokafka.errors import KafkaConnectionError
 
 from rapp import intake
 from rapp.alarms import AlarmBook
-from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
-from rapp.domain import Action, Decision, Outcome, OutcomeState, PmBatch, Verdict
-from rapp.enact import Enactor, launch, shutdown
+from rapp.decide import Decider
+from rapp.domain import Decision, PmBatch
+from rapp.enact import launch, shutdown
 from rapp.enact.nephio import PublishError, redact_url
-from rapp.healing import Healer
 from rapp.metrics import LoopMetrics
-from rapp.ml import RopForecaster, SeasonalBaselineForecaster
-from rapp.ml.live import LiveModel
-from rapp.ml.registry import Registry
 from rapp.peers import until_up
-from rapp.planner import Planner, Topology
-from rapp.policy import RegoPolicyEngine
 from rapp.state import CellState
 from rapp.store import Journal
 from rapp.telemetry import (
@@ -53,12 +45,6 @@ T = TypeVar("T")
 _CLEARED_KEPT = timedelta(days=1)
 
 
-def _change(decision: Decision) -> str:
-    if decision.action.scales:
-        return f"{decision.capacity_from}->{decision.capacity_to}"
-    return f"{len(decision.cells)} cells ({', '.join(decision.evidence.get('kinds', []))})"
-
-
 def _week(granularity_s: int) -> int:
     """ROPs in a week and one more: what a trained forecaster's weekly features read."""
     return 7 * 86_400 // int(granularity_s) + 1
@@ -70,51 +56,8 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.journal = Journal(settings.store.url)
-        self.policy = RegoPolicyEngine.from_directory(
-            settings.policy.directory, query=settings.policy.query
-        )
-        p = settings.planner
-        self.planner = Planner(
-            Topology(settings.topology.target_pattern, settings.topology.target_template),
-            ladder=p.ladder,
-            default_capacity=p.default_capacity,
-            high=p.high,
-            low=p.low,
-            quantile=p.quantile,
-            cooldown_rops=p.cooldown_rops,
-        )
-        h = settings.healing
-        self.healer = (
-            Healer(
-                Topology(h.target_pattern, h.target_template),
-                min_rops=h.min_rops,
-                cooldown_rops=h.cooldown_rops,
-            )
-            if h.enabled
-            else None
-        )
-        f, m = settings.forecast, settings.models
-        registry = Registry(m.root)
-        self.watch = AnomalyWatch(
-            LiveModel(registry, m.detector, shadow=m.detector_shadow, check_every=m.check_every_s)
-        )
-        self.forecaster = RopForecaster(
-            SeasonalBaselineForecaster(
-                season_length=f.season,
-                n_seasons=f.n_seasons,
-                horizon=f.horizon,
-                quantiles=tuple(sorted({0.5, p.quantile})),
-            ),
-            kpi=p.kpi,
-            fit_window=f.fit_window,
-            refit_every=f.refit_every,
-            live=LiveModel(registry, m.forecaster, shadow=m.shadow, check_every=m.check_every_s),
-            quantile=p.quantile,
-        )
-        self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=self.journal)
         self.metrics = LoopMetrics()
         self.state: CellState | None = None
-        self.capacity: dict[str, str] = {}
         t = settings.telemetry
         self.archive = (
             TelemetryArchive(t.archive_dir, keep_days=t.archive_days) if t.archive_dir else None
@@ -122,10 +65,12 @@ class Runtime:
         self.alarms = AlarmBook()
         # Cleared alarms of the last day too: a raise delivered after its clear stays cleared.
         self.alarms.apply(self.journal.alarms(cleared_since=datetime.now(UTC) - _CLEARED_KEPT))
+        self.decider = Decider(
+            settings, journal=self.journal, metrics=self.metrics, alarms=self.alarms
+        )
         self.decode_pool = DecodePool()
         # The shipped table first: operators' tables extend it (later files win per name).
         self.counter_map = load_counter_map(DEFAULT_TABLE, *settings.telemetry.counter_maps)
-        self._in_flight: dict[str, Decision] = {}
         self._accepting = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ics_registered = False
@@ -144,17 +89,13 @@ class Runtime:
         """
         await asyncio.to_thread(launch, self.settings.enact)
         self._checks["enactor"] = True
-        self.capacity = await until_up(
+        await until_up(
             f"Nephio repository {redact_url(self.settings.nephio.remote)}",
-            lambda: asyncio.to_thread(self.enactor.capacities),
+            self.decider.read_capacity,
             lambda exc: isinstance(exc, PublishError) and exc.transient,
         )
         self._checks["nephio_repo"] = True
-        latest = await asyncio.to_thread(self.journal.latest_by_target)
-        self.planner.recall(d for d in latest if d.action.scales)
-        if self.healer is not None:
-            self.healer.recall(latest)
-        await self._resume()
+        await self.decider.recover()
         await intake.resume_fetches(self)
         if self.settings.ics.enabled:
             await until_up(
@@ -248,8 +189,7 @@ class Runtime:
             self.metrics.rops_closed.inc(len(closed))
             if not (closed and live):
                 return []
-            with self.metrics.decide_seconds.time():
-                return await self.decide(closed[-1])
+            return await self.decide(closed[-1])
 
     async def offer(self, batch: PmBatch) -> None:
         """Take PM in from a push source (the VES listener, a watched or fetched file).
@@ -271,8 +211,13 @@ class Runtime:
 
     async def _decide_alone(self, rop: pd.Timestamp) -> None:
         async with self._accepting:  # state has one user at a time
-            with self.metrics.decide_seconds.time():
-                await self.decide(rop)
+            await self.decide(rop)
+
+    async def decide(self, rop: pd.Timestamp) -> list[Decision]:
+        """Decide on the ROP ending at ``rop`` from the state as it is (see ``Decider``)."""
+        assert self.state is not None
+        with self.metrics.decide_seconds.time():
+            return await self.decider.decide(self.state, rop)
 
     def ingest(self, batch: PmBatch) -> list[pd.Timestamp]:
         """Map counters, derive KPIs and store them; returns the ROPs this closed.
@@ -298,7 +243,7 @@ class Runtime:
         before = self.state.skipped.copy()
         kpis = derive_kpis(batch)
         closed = self.state.ingest(kpis)
-        self.watch.ingest(kpis, self.state.granularity_s)
+        self.decider.watch.ingest(kpis, self.state.granularity_s)
         self._archive(kpis)
         for reason, rows in (self.state.skipped - before).items():
             self.metrics.pm_rows_skipped.labels(reason).inc(rows)
@@ -317,28 +262,6 @@ class Runtime:
             # The archive serves retraining, not the loop: a full disk must not stop decisions.
             log.error("telemetry archive %s not written: %s", self.archive.root, exc)
 
-    async def _shadow(self, rop: pd.Timestamp, planner: Planner, served: list[Decision]) -> None:
-        """Plan on the shadow challenger's forecast with ``planner`` (a copy: the shadow must not
-        move the champion's cool-down clocks) and log what it would have done differently;
-        nothing it decides is journalled or enacted."""
-        assert self.state is not None
-        forecast = await asyncio.to_thread(self.forecaster.shadow, self.state, rop)
-        if forecast is None:
-            return
-        decisions = planner.plan(forecast, self.capacity)
-        ours = {(d.target, d.action) for d in served}
-        theirs = {(d.target, d.action) for d in decisions}
-        for d in decisions:
-            self.metrics.shadow_decisions.labels(d.action.value).inc()
-        log.info(
-            "shadow %s at %s: %d decision(s), %d the champion did not make, %d it did not make",
-            forecast.model,
-            rop.isoformat(),
-            len(decisions),
-            len(theirs - ours),
-            len(ours - theirs),
-        )
-
     def _skip_granularities(self, grans: pd.Series) -> None:
         for gran, rows in grans.value_counts().items():
             self.metrics.pm_rows_skipped.labels("granularity").inc(rows)
@@ -350,114 +273,6 @@ class Runtime:
                     gran,
                     self.state.granularity_s if self.state else "?",
                 )
-
-    async def decide(self, rop: pd.Timestamp) -> list[Decision]:
-        """Heal and plan, gate, journal and start enacting, for one closed ROP."""
-        assert self.state is not None
-        await self._settle()
-        decisions = await self._heal(rop)
-        forecast = await asyncio.to_thread(self.forecaster.forecast, self.state, rop)
-        if forecast is not None:
-            for feature, value in (
-                await asyncio.to_thread(self.forecaster.drift, self.state, rop)
-            ).items():
-                self.metrics.model_drift.labels(forecast.model, feature).set(value)
-            # The shadow plans from the cool-down clocks as they were before this ROP's decisions.
-            before = copy.deepcopy(self.planner) if self.forecaster.has_shadow else None
-            planned = self.planner.plan(forecast, self.capacity)
-            if before is not None:
-                await self._shadow(rop, before, planned)
-            decisions += planned
-        if not decisions:
-            return []
-        verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))
-        await asyncio.to_thread(self._journal, decisions, verdicts)
-        for decision, verdict in zip(decisions, verdicts, strict=True):
-            self.metrics.decisions.labels(
-                decision.action.value, "allow" if verdict.allow else "deny"
-            ).inc()
-            log.info(
-                "decision %s %s %s %s: %s (%s)",
-                decision.id,
-                decision.target,
-                decision.action.value,
-                _change(decision),
-                "allow" if verdict.allow else "deny",
-                "; ".join(verdict.reasons),
-            )
-            if verdict.allow:
-                await self._enact(decision)
-        return decisions
-
-    async def _heal(self, rop: pd.Timestamp) -> list[Decision]:
-        """The incidents open at ``rop`` (for the API and metrics) and the heal decisions."""
-        incidents = await asyncio.to_thread(self.watch.check, rop, self.alarms.active())
-        self.metrics.incidents.clear()
-        for kind, n in Counter(i.kind.value for i in incidents).items():
-            self.metrics.incidents.labels(kind).set(n)
-        if self.healer is None:
-            return []
-        assert self.state is not None
-        step = pd.Timedelta(seconds=self.state.granularity_s)
-        live = self.watch.live
-        if self.watch.shadow_incidents:
-            # Planned on a copy, like the forecaster's shadow: the champion's clocks stay put.
-            shadow = copy.deepcopy(self.healer).plan(
-                self.watch.shadow_incidents, rop, step, model=f"{live.name} {live.shadow_version}"
-            )
-            for _ in shadow:
-                self.metrics.shadow_decisions.labels(Action.HEAL.value).inc()
-        if not incidents:
-            return []
-        return self.healer.plan(incidents, rop, step, model=f"{live.name} {live.version}")
-
-    async def _enact(self, decision: Decision) -> None:
-        # The planner sees the intended capacity at once; _settle corrects it if the enactment
-        # does not land.
-        if decision.action.scales:
-            self.capacity[decision.target] = decision.capacity_to
-        self._in_flight[decision.id] = decision
-        await self.enactor.start(decision)
-
-    async def _settle(self) -> None:
-        """Forget finished enactments; re-read the capacity of targets whose change did not land."""
-        if not self._in_flight:
-            return
-        outcomes = await asyncio.to_thread(self.journal.outcomes, list(self._in_flight))
-        for decision_id, outcome in outcomes.items():
-            if outcome.state is OutcomeState.PENDING:
-                continue
-            decision = self._in_flight.pop(decision_id)
-            if decision.action.scales and outcome.state is not OutcomeState.ENACTED:
-                self.capacity[decision.target] = await asyncio.to_thread(
-                    self.enactor.capacity, decision.target, decision.capacity_from
-                )
-
-    async def _resume(self) -> None:
-        """Re-queue decisions journalled as pending whose workflow may never have started
-        (a crash between the journal and the queue); the decision id makes it idempotent."""
-        pending = await asyncio.to_thread(
-            self.journal.decisions, limit=10_000, states=[OutcomeState.PENDING]
-        )
-        for row in pending:
-            decision = Decision.from_dict(row)
-            self._in_flight[decision.id] = decision
-            await self.enactor.start(decision)
-        if pending:
-            log.info("resumed %d pending enactments", len(pending))
-
-    def _journal(self, decisions: list[Decision], verdicts: list[Verdict]) -> None:
-        for decision, verdict in zip(decisions, verdicts, strict=True):
-            self.journal.record_decision(decision)
-            self.journal.record_verdict(verdict)
-            if verdict.allow:
-                outcome = Outcome(decision.id, OutcomeState.PENDING, detail="enactment started")
-            else:
-                outcome = Outcome(
-                    decision.id, OutcomeState.DENIED, detail="; ".join(verdict.reasons)
-                )
-            if self.journal.outcome(decision.id) is None:
-                self.journal.record_outcome(outcome)
 
     async def aclose(self) -> None:
         """Stop side tasks, deregister from ICS, shut DBOS down, close the journal."""

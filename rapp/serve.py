@@ -35,10 +35,10 @@ async def serve(settings: Settings) -> None:
         else None,
         alarms=runtime.alarms,
         models=lambda: {
-            "forecaster": runtime.forecaster.status(),
-            "detector": runtime.watch.status(),
+            "forecaster": runtime.decider.forecaster.status(),
+            "detector": runtime.decider.watch.status(),
         },
-        anomalies=lambda: [i.to_dict() for i in runtime.watch.incidents],
+        anomalies=lambda: [i.to_dict() for i in runtime.decider.watch.incidents],
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -113,7 +113,8 @@ def test_one_cell_sleeps_per_period_reproducibly_with_zero_traffic_and_its_radio
     assert asleep.sum() == 8 * 5
     assert (asleep.sum(axis=1) <= 1).all()
     periods = pd.Series(DAYS.floor("6h")[asleep.any(axis=1)]).value_counts()
-    assert len(periods) == 8 and set(periods) == {5}
+    assert len(periods) == 8
+    assert set(periods) == {5}
     assert len(set(np.nonzero(asleep)[1])) > 1  # not always the same cell
     np.testing.assert_array_equal(
         asleep, Network(sleep_every=pd.Timedelta("6h"), sleep_rops=5).asleep(DAYS)
@@ -134,10 +135,12 @@ def test_history_is_what_the_rapp_derives_and_its_events_are_the_outages() -> No
     assert list(kpis.columns) == ["prb_util_dl", "prb_util_ul", "thp_dl", "rrc_conn_mean"]
     assert len(kpis) == 40 * len(DAYS)
     events = sleep_events(sleepy, DAYS)
-    assert len(events) == 8 and set(events["kind"]) == {"sleeping_cell"}
+    assert len(events) == 8
+    assert set(events["kind"]) == {"sleeping_cell"}
     for event in events.itertuples():
         during = kpis.xs(event.cell, level="cell").loc[event.start : event.end]
-        assert len(during) == 3 and (during["prb_util_dl"] == 0).all()
+        assert len(during) == 3
+        assert (during["prb_util_dl"] == 0).all()
         before = kpis.xs(event.cell, level="cell").loc[: event.start - pd.Timedelta("15min")]
         assert before.empty or before["prb_util_dl"].iloc[-1] > 0
 

@@ -164,19 +164,23 @@ async def test_the_shadow_is_planned_on_a_copy_and_only_counted(
         name="forecaster",
         kind="forecaster",
     )
-    own = fresh.forecaster.live
-    fresh.forecaster.live = LiveModel(registry, "forecaster", shadow=card.version, check_every=0)
+    own = fresh.decider.forecaster.live
+    fresh.decider.forecaster.live = LiveModel(
+        registry, "forecaster", shadow=card.version, check_every=0
+    )
     try:
-        assert fresh.forecaster.has_shadow
+        assert fresh.decider.forecaster.has_shadow
         counted = "rapp_shadow_decisions_total"
         before = fresh.metrics.registry.get_sample_value(counted, {"action": "scale_out"}) or 0
-        clocks = dict(fresh.planner._last_proposal)
-        await fresh._shadow(ends[-1], copy.deepcopy(fresh.planner), served=[])
+        clocks = dict(fresh.decider.planner._last_proposal)
+        await fresh.decider._shadow(
+            fresh.state, ends[-1], copy.deepcopy(fresh.decider.planner), served=[]
+        )
         after = fresh.metrics.registry.get_sample_value(counted, {"action": "scale_out"})
         assert after == before + 1  # one NF (the busy site) would have been scaled out
-        assert fresh.planner._last_proposal == clocks
+        assert fresh.decider.planner._last_proposal == clocks
     finally:
-        fresh.forecaster.live = own
+        fresh.decider.forecaster.live = own
 
 
 async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision(
@@ -199,9 +203,9 @@ async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision
     )
     sleeper = data.cube.topology.cell_dns[5]
     silent = [c for c in wire.COUNTERS if "Avail" not in c]  # radio on, nobody served
-    own = fresh.watch
+    own = fresh.decider.watch
     watch = AnomalyWatch(LiveModel(registry, "detector", shadow=twin.version, check_every=0.0))
-    fresh.watch = watch
+    fresh.decider.watch = watch
     counted = "rapp_shadow_decisions_total"
     before = fresh.metrics.registry.get_sample_value(counted, {"action": "heal"}) or 0
     try:
@@ -212,9 +216,9 @@ async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision
             if t >= rops - 4:
                 f.loc[(f["cell"] == sleeper) & f["counter"].isin(silent), "value"] = 0.0
             fresh.ingest(batch)
-        decisions = await fresh._heal(history.times[-1])
+        decisions = await fresh.decider._heal(fresh.state, history.times[-1])
     finally:
-        fresh.watch = own
+        fresh.decider.watch = own
     [heal] = decisions
     assert (heal.action, heal.cells) == (Action.HEAL, (sleeper,))
     gnb = sleeper.split("ManagedElement=")[1].split(",")[0]
@@ -225,6 +229,6 @@ async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision
     # one's clocks as they were, so the champion's heal went out.
     assert [i.cell for i in watch.shadow_incidents] == [sleeper]
     assert fresh.metrics.registry.get_sample_value(counted, {"action": "heal"}) == before + 1
-    [verdict] = fresh.policy.evaluate(decisions, now=history.times[-1].to_pydatetime())
+    [verdict] = fresh.decider.policy.evaluate(decisions, now=history.times[-1].to_pydatetime())
     assert verdict.allow, verdict.reasons
     assert verdict.reasons == (f"du-{gnb}: heal 1 cells (sleeping_cell), at most 2 for du",)

@@ -1,0 +1,240 @@
+"""``Decider``: a closed ROP to gated, journalled decisions whose enactment has started.
+
+    CellState -(ROP)-> RopForecaster -> Forecast -> Planner --+
+    AnomalyWatch -> incidents (+ FM alarms) -> Healer --------+-> Rego verdicts -> journal
+                                                                 -> enactment workflows
+
+It holds what deciding needs between ROPs: the planner's and healer's clocks, the capacity each
+NF is believed to have, and the enactments still in flight. Shadow challengers (forecaster or
+detector) are planned on copies of the planner and healer, counted and logged, never enacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from rapp.alarms import AlarmBook
+from rapp.anomalies import AnomalyWatch
+from rapp.config import Settings
+from rapp.domain import Action, Decision, Outcome, OutcomeState, Verdict
+from rapp.enact import Enactor
+from rapp.healing import Healer
+from rapp.metrics import LoopMetrics
+from rapp.ml import RopForecaster, SeasonalBaselineForecaster
+from rapp.ml.live import LiveModel
+from rapp.ml.registry import Registry
+from rapp.planner import Planner, Topology
+from rapp.policy import RegoPolicyEngine
+from rapp.state import CellState
+from rapp.store import Journal
+
+log = logging.getLogger(__name__)
+
+
+class Decider:
+    """The deciding half of the loop, built once from settings."""
+
+    def __init__(
+        self, settings: Settings, *, journal: Journal, metrics: LoopMetrics, alarms: AlarmBook
+    ) -> None:
+        self.journal = journal
+        self.metrics = metrics
+        self.alarms = alarms
+        self.policy = RegoPolicyEngine.from_directory(
+            settings.policy.directory, query=settings.policy.query
+        )
+        p = settings.planner
+        self.planner = Planner(
+            Topology(settings.topology.target_pattern, settings.topology.target_template),
+            ladder=p.ladder,
+            default_capacity=p.default_capacity,
+            high=p.high,
+            low=p.low,
+            quantile=p.quantile,
+            cooldown_rops=p.cooldown_rops,
+        )
+        h = settings.healing
+        self.healer = (
+            Healer(
+                Topology(h.target_pattern, h.target_template),
+                min_rops=h.min_rops,
+                cooldown_rops=h.cooldown_rops,
+            )
+            if h.enabled
+            else None
+        )
+        f, m = settings.forecast, settings.models
+        registry = Registry(m.root)
+        self.watch = AnomalyWatch(
+            LiveModel(registry, m.detector, shadow=m.detector_shadow, check_every=m.check_every_s)
+        )
+        self.forecaster = RopForecaster(
+            SeasonalBaselineForecaster(
+                season_length=f.season,
+                n_seasons=f.n_seasons,
+                horizon=f.horizon,
+                quantiles=tuple(sorted({0.5, p.quantile})),
+            ),
+            kpi=p.kpi,
+            fit_window=f.fit_window,
+            refit_every=f.refit_every,
+            live=LiveModel(registry, m.forecaster, shadow=m.shadow, check_every=m.check_every_s),
+            quantile=p.quantile,
+        )
+        self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=journal)
+        self.capacity: dict[str, str] = {}
+        self._in_flight: dict[str, Decision] = {}
+
+    async def read_capacity(self) -> None:
+        """The capacity of every NF package, from the deployment repository."""
+        self.capacity = await asyncio.to_thread(self.enactor.capacities)
+
+    async def decide(self, state: CellState, rop: pd.Timestamp) -> list[Decision]:
+        """Heal and plan, gate, journal and start enacting, for the ROP ending at ``rop``."""
+        await self._settle()
+        decisions = await self._heal(state, rop)
+        forecast = await asyncio.to_thread(self.forecaster.forecast, state, rop)
+        if forecast is not None:
+            for feature, value in (
+                await asyncio.to_thread(self.forecaster.drift, state, rop)
+            ).items():
+                self.metrics.model_drift.labels(forecast.model, feature).set(value)
+            # The shadow plans from the cool-down clocks as they were before this ROP's decisions.
+            before = copy.deepcopy(self.planner) if self.forecaster.has_shadow else None
+            planned = self.planner.plan(forecast, self.capacity)
+            if before is not None:
+                await self._shadow(state, rop, before, planned)
+            decisions += planned
+        if not decisions:
+            return []
+        verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))
+        await asyncio.to_thread(self._journal, decisions, verdicts)
+        for decision, verdict in zip(decisions, verdicts, strict=True):
+            self.metrics.decisions.labels(
+                decision.action.value, "allow" if verdict.allow else "deny"
+            ).inc()
+            log.info(
+                "decision %s %s %s %s: %s (%s)",
+                decision.id,
+                decision.target,
+                decision.action.value,
+                _change(decision),
+                "allow" if verdict.allow else "deny",
+                "; ".join(verdict.reasons),
+            )
+            if verdict.allow:
+                await self._enact(decision)
+        return decisions
+
+    async def _heal(self, state: CellState, rop: pd.Timestamp) -> list[Decision]:
+        """The incidents open at ``rop`` (for the API and metrics) and the heal decisions."""
+        incidents = await asyncio.to_thread(self.watch.check, rop, self.alarms.active())
+        self.metrics.incidents.clear()
+        for kind, n in Counter(i.kind.value for i in incidents).items():
+            self.metrics.incidents.labels(kind).set(n)
+        if self.healer is None:
+            return []
+        step = pd.Timedelta(seconds=state.granularity_s)
+        live = self.watch.live
+        if self.watch.shadow_incidents:
+            # Planned on a copy, like the forecaster's shadow: the champion's clocks stay put.
+            shadow = copy.deepcopy(self.healer).plan(
+                self.watch.shadow_incidents, rop, step, model=f"{live.name} {live.shadow_version}"
+            )
+            for _ in shadow:
+                self.metrics.shadow_decisions.labels(Action.HEAL.value).inc()
+        if not incidents:
+            return []
+        return self.healer.plan(incidents, rop, step, model=f"{live.name} {live.version}")
+
+    async def _shadow(
+        self, state: CellState, rop: pd.Timestamp, planner: Planner, served: list[Decision]
+    ) -> None:
+        """Plan on the shadow challenger's forecast with ``planner`` (a copy: the shadow must not
+        move the champion's cool-down clocks) and log what it would have done differently;
+        nothing it decides is journalled or enacted."""
+        forecast = await asyncio.to_thread(self.forecaster.shadow, state, rop)
+        if forecast is None:
+            return
+        decisions = planner.plan(forecast, self.capacity)
+        ours = {(d.target, d.action) for d in served}
+        theirs = {(d.target, d.action) for d in decisions}
+        for d in decisions:
+            self.metrics.shadow_decisions.labels(d.action.value).inc()
+        log.info(
+            "shadow %s at %s: %d decision(s), %d the champion did not make, %d it did not make",
+            forecast.model,
+            rop.isoformat(),
+            len(decisions),
+            len(theirs - ours),
+            len(ours - theirs),
+        )
+
+    async def _enact(self, decision: Decision) -> None:
+        # The planner sees the intended capacity at once; _settle corrects it if the enactment
+        # does not land.
+        if decision.action.scales:
+            self.capacity[decision.target] = decision.capacity_to
+        self._in_flight[decision.id] = decision
+        await self.enactor.start(decision)
+
+    async def _settle(self) -> None:
+        """Forget finished enactments; re-read the capacity of targets whose change did not land."""
+        if not self._in_flight:
+            return
+        outcomes = await asyncio.to_thread(self.journal.outcomes, list(self._in_flight))
+        for decision_id, outcome in outcomes.items():
+            if outcome.state is OutcomeState.PENDING:
+                continue
+            decision = self._in_flight.pop(decision_id)
+            if decision.action.scales and outcome.state is not OutcomeState.ENACTED:
+                self.capacity[decision.target] = await asyncio.to_thread(
+                    self.enactor.capacity, decision.target, decision.capacity_from
+                )
+
+    async def recover(self) -> None:
+        """After a (re)start: take back the planner's and healer's clocks from the journal and
+        re-queue the enactments it holds as pending."""
+        latest = await asyncio.to_thread(self.journal.latest_by_target)
+        self.planner.recall(d for d in latest if d.action.scales)
+        if self.healer is not None:
+            self.healer.recall(latest)
+        await self._resume()
+
+    async def _resume(self) -> None:
+        """Re-queue decisions journalled as pending whose workflow may never have started
+        (a crash between the journal and the queue); the decision id makes it idempotent."""
+        pending = await asyncio.to_thread(
+            self.journal.decisions, limit=10_000, states=[OutcomeState.PENDING]
+        )
+        for row in pending:
+            decision = Decision.from_dict(row)
+            self._in_flight[decision.id] = decision
+            await self.enactor.start(decision)
+        if pending:
+            log.info("resumed %d pending enactments", len(pending))
+
+    def _journal(self, decisions: list[Decision], verdicts: list[Verdict]) -> None:
+        for decision, verdict in zip(decisions, verdicts, strict=True):
+            self.journal.record_decision(decision)
+            self.journal.record_verdict(verdict)
+            if verdict.allow:
+                outcome = Outcome(decision.id, OutcomeState.PENDING, detail="enactment started")
+            else:
+                outcome = Outcome(
+                    decision.id, OutcomeState.DENIED, detail="; ".join(verdict.reasons)
+                )
+            if self.journal.outcome(decision.id) is None:
+                self.journal.record_outcome(outcome)
+
+
+def _change(decision: Decision) -> str:
+    if decision.action.scales:
+        return f"{decision.capacity_from}->{decision.capacity_to}"
+    return f"{len(decision.cells)} cells ({', '.join(decision.evidence.get('kinds', []))})"
