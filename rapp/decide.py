@@ -99,6 +99,14 @@ class Decider:
         """Heal and plan, gate, journal and start enacting, for the ROP ending at ``rop``."""
         await self._settle()
         decisions = await self._heal(state, rop)
+        needed = self.forecaster.history_rops()
+        if needed > state.retention:
+            # A promoted model reads more history than is held: hold it from now on (the
+            # seasonal baseline stands in until there is enough).
+            log.info(
+                "holding %d ROPs of history (was %d) for the forecaster", needed, state.retention
+            )
+            state.keep(needed)
         forecast = await asyncio.to_thread(self.forecaster.forecast, state, rop)
         if forecast is not None:
             for feature, value in (

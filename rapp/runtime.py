@@ -46,7 +46,8 @@ _CLEARED_KEPT = timedelta(days=1)
 
 
 def _week(granularity_s: int) -> int:
-    """ROPs in a week and one more: what a trained forecaster's weekly features read."""
+    """ROPs in a week and one more: the least history held, so a forecaster promoted later
+    finds its weekly lags already there (more is held if the models in use read more)."""
     return 7 * 86_400 // int(granularity_s) + 1
 
 
@@ -234,7 +235,11 @@ class Runtime:
             self.state = CellState(
                 [self.settings.planner.kpi],
                 granularity_s=int(grans.mode().iloc[0]),
-                retention=max(self.settings.forecast.fit_window, 2, _week(grans.mode().iloc[0])),
+                retention=max(
+                    2,
+                    _week(grans.mode().iloc[0]),
+                    self.decider.forecaster.history_rops(),
+                ),
             )
         other = grans.to_numpy() != self.state.granularity_s
         if other.any():

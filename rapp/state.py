@@ -187,6 +187,26 @@ class CellState:
         out[:, self._slot_rop[slots] != wanted] = np.nan
         return out
 
+    def keep(self, retention: int) -> None:
+        """Hold at least ``retention`` ROPs from now on (a newly promoted model may read more
+        history than the state was sized for); what is held already stays where it is."""
+        if retention <= self.retention:
+            return
+        held = np.flatnonzero(self._slot_rop != _NO_ROP)
+        rops = self._slot_rop[held]
+        slots = rops % retention
+        for kpi, values in self._values.items():
+            grown = np.full((values.shape[0], retention), np.nan, dtype=np.float32)
+            grown[:, slots] = values[:, held]
+            self._values[kpi] = grown
+        reported = np.zeros((self._reported.shape[0], retention), dtype=bool)
+        reported[:, slots] = self._reported[:, held]
+        self._reported = reported
+        slot_rop = np.full(retention, _NO_ROP, dtype=np.int64)
+        slot_rop[slots] = rops
+        self._slot_rop = slot_rop
+        self.retention = int(retention)
+
     def _rows_for(self, cells: pd.Index) -> np.ndarray:
         rows = self._cells.get_indexer(cells)
         if (rows < 0).any():

@@ -166,6 +166,29 @@ def test_a_shadow_challenger_is_forecast_beside_the_champion(tmp_path):
     assert shadow.values.shape == (2, 4, 4)
 
 
+def test_the_history_the_loop_holds_follows_the_champion_and_the_shadow(tmp_path):
+    state, end = daily_state(days=2)
+    panel = state_panel(state, "prb_util_dl", end, 192)
+    registry = Registry(tmp_path)
+    live = LiveModel(registry, "forecaster", check_every=0.0)
+    rf = RopForecaster(
+        SeasonalBaselineForecaster(season_length=96, horizon=4),
+        kpi="prb_util_dl",
+        fit_window=192,
+        refit_every=4,
+        live=live,
+    )
+    assert rf.history_rops() == 192  # the baseline's fit window, while nothing is promoted
+    four_days = SeasonalNaiveForecaster(horizon=4, band_origins=20, lookback=4).fit(panel)
+    card = registry.save(four_days, name="forecaster", kind="forecaster")
+    registry.promote("forecaster", card.version)
+    assert rf.history_rops() == 4 * 96 + 1
+    six_days = SeasonalNaiveForecaster(horizon=4, band_origins=20, lookback=6).fit(panel)
+    shadow = registry.save(six_days, name="forecaster", kind="forecaster")
+    rf.live = LiveModel(registry, "forecaster", shadow=shadow.version, check_every=0.0)
+    assert rf.history_rops() == 6 * 96 + 1  # the shadow must be served the history it reads
+
+
 def test_the_api_says_which_model_serves(tmp_path):
     from fastapi.testclient import TestClient
 

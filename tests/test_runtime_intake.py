@@ -232,3 +232,28 @@ async def test_a_sleeping_cell_in_the_pm_stream_becomes_an_allowed_heal_decision
     [verdict] = fresh.decider.policy.evaluate(decisions, now=history.times[-1].to_pydatetime())
     assert verdict.allow, verdict.reasons
     assert verdict.reasons == (f"du-{gnb}: heal 1 cells (sleeping_cell), at most 2 for du",)
+
+
+async def test_a_champion_that_reads_more_history_than_is_held_makes_the_state_hold_more(
+    fresh: Runtime, tmp_path: Path
+) -> None:
+    ends = pd.date_range(END, periods=3 * 96, freq="15min")
+    for end in ends:
+        fresh.ingest(pm(4, end))
+    assert fresh.state is not None
+    held = fresh.state.retention
+    registry = Registry(tmp_path)
+    panel = state_panel(fresh.state, "prb_util_dl", ends[-1], 3 * 96)
+    days = held // 96 + 1  # reads a day more than is held
+    longer = SeasonalNaiveForecaster(horizon=4, band_origins=20, lookback=days).fit(panel)
+    card = registry.save(longer, name="forecaster", kind="forecaster")
+    registry.promote("forecaster", card.version)
+    own = fresh.decider.forecaster.live
+    fresh.decider.forecaster.live = LiveModel(registry, "forecaster", check_every=0)
+    try:
+        assert await fresh.decide(ends[-1]) == []  # 50 % everywhere: nothing to change
+    finally:
+        fresh.decider.forecaster.live = own
+    assert held < days * 96 + 1 == fresh.state.retention
+    window = fresh.state.window("prb_util_dl", ends[-1], 3 * 96)
+    np.testing.assert_allclose(window, 50.0)  # the history held before is still there

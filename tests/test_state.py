@@ -49,6 +49,27 @@ def test_ring_recycles_old_slots_and_ignores_rows_older_than_retention():
         state.window(PRB_UTIL_DL, end, 4)
 
 
+def test_keeping_more_rops_keeps_what_is_held_and_holds_more_from_then_on():
+    state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=3)
+    start = pd.Timestamp("2026-01-01T00:00Z")
+    step = pd.Timedelta(minutes=15)
+    for i in range(1, 6):  # ROPs 3, 4, 5 held, in slots 0, 1, 2 of the ring of three
+        state.ingest(frame(["a", "b"], str(start + i * step), [float(i), 10.0 * i]))
+    state.keep(2)  # never shrinks
+    assert state.retention == 3
+    state.keep(7)
+    end = start + 5 * step
+    np.testing.assert_array_equal(state.window(PRB_UTIL_DL, end, 3), [[3, 4, 5], [30, 40, 50]])
+    for i in range(6, 10):
+        closed = state.ingest(frame(["a", "b"], str(start + i * step), [float(i), 10.0 * i]))
+        assert closed == [start + i * step]  # still closes ROPs as they complete
+    np.testing.assert_array_equal(
+        state.window(PRB_UTIL_DL, start + 9 * step, 7)[0], [3, 4, 5, 6, 7, 8, 9]
+    )
+    state.ingest(frame(["a"], str(start + 2 * step), [99.0]))  # older than the new retention
+    assert state.skipped["too_old"] == 1
+
+
 def test_many_cells_grow_the_buffers():
     state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=4, initial_cells=2)
     cells = [f"c{i}" for i in range(1000)]

@@ -83,6 +83,18 @@ class RopForecaster:
         self._serving = BASELINE
         return self._baseline(state, rop)
 
+    def history_rops(self) -> int:
+        """ROPs of history the loop must hold for this forecaster: the baseline's fit window
+        and what the champion and the shadow read (a model that cannot say counts as none)."""
+        needed = [self.fit_window]
+        if self.live is not None:
+            for model in (self.live.get(), self.live.shadow()):
+                try:
+                    needed.append(int(model.context_rops()) if model is not None else 0)
+                except Exception:  # not fitted, or not a forecaster: _serve says why
+                    continue
+        return max(needed)
+
     def drift(self, state: CellState, rop: pd.Timestamp) -> dict[str, float]:
         """PSI of the last day of live input against the serving champion's training data,
         recomputed once an hour (empty while the baseline serves: it is fitted on live data,
