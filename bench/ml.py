@@ -8,7 +8,8 @@ Holt-Winters baselines fitted on that network's own history, in the same run. De
 per-cell profiles must be learned on the network it watches, so it is fitted on the first two
 weeks of the seed-8 network (known anomalies masked) and scored on its third week, next to a
 baseline (|x - same time last week| > 3 MADs for two ROPs). Inference: one forecast (P50 and
-P90, 8 steps) and one detector score for 100k cells, from a panel tiled out of the test network.
+P90, 8 steps, from the two weeks of history it reads) and one detector score (latest two ROPs)
+for 100k cells, from panels tiled out of the test network.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ def forecasting(train: Dataset, test: Dataset) -> dict[str, BacktestResult]:
     seconds, model = timed(lambda: Forecaster(kpi=kpi).fit(fit_panel))
     print(
         f"  Forecaster fitted on seed 7 ({len(fit_panel.cells)} cells x 28 days) in {seconds:.1f} s"
+    )
+    # The first forecasts of the scored week read this much of the test network's own history.
+    days = (history.times[-1] - history.times[0] + history.step) / pd.Timedelta(days=1)
+    print(
+        f"  it reads {model.context_rops()} ROPs of history; the scored week follows "
+        f"{days:g} days of the test network"
     )
     results = {"Forecaster (other network)": evaluate(model, history, scored)}
     for name, baseline in (
@@ -107,20 +114,34 @@ def inference(test: Dataset, n: int) -> tuple[float, float]:
     """
     forecaster = Forecaster().fit(Panel.from_frame(test.kpis, kpis=["prb_util_dl"]))
     detector = Detector(random_state=0)
-    small = Panel.from_frame(test.kpis, kpis=list(detector.kpis)).window(-673, None)
+    panel = Panel.from_frame(test.kpis, kpis=list(detector.kpis))
+    small = panel.window(-673, None)
     detector.fit(small)
     reps = -(-n // len(small.cells))
     rng = np.random.default_rng(0)
     cells = pd.Index([f"{c}#{r}" for r in range(reps) for c in small.cells][:n])
     level = rng.uniform(0.9, 1.1, (n, 1))
-    big = Panel(
-        cells, small.times, {k: np.tile(v, (reps, 1))[:n] * level for k, v in small.values.items()}
-    )
+
+    def tiled(window: Panel, kpis: list[str]) -> Panel:
+        return Panel(
+            cells, window.times, {k: np.tile(window.kpi(k), (reps, 1))[:n] * level for k in kpis}
+        )
+
+    # Each model gets the history it reads: the forecaster's context (two weeks), the
+    # detector's latest ROPs.
+    history = tiled(panel.window(-forecaster.context_rops(), None), [forecaster.kpi])
+    latest = tiled(small.window(-2, None), list(detector.kpis))
     detector.cells_ = np.asarray(cells, dtype=str)
     for name in ("profile_", "workday_profile_", "scale_"):
         setattr(detector, name, np.tile(getattr(detector, name), (1, reps, 1))[:, :n])
-    forecast_s, _ = timed(lambda: forecaster.predict_quantiles(big))
-    score_s, _ = timed(lambda: detector.score(big.window(-2, None)))
+    # Each copy is a network of its own gNBs: its cells' groups are new codes, not the
+    # originals' (a group of 200 copies would not be a gNB).
+    groups = detector.groups_
+    copy = np.repeat(np.arange(reps), len(groups))
+    offset = np.where(np.tile(groups, reps) >= 0, copy * (groups.max() + 1), 0)
+    detector.groups_ = (np.tile(groups, reps) + offset)[:n]
+    forecast_s, _ = timed(lambda: forecaster.predict_quantiles(history))
+    score_s, _ = timed(lambda: detector.score(latest))
     return forecast_s, score_s
 
 

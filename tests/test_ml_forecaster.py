@@ -100,6 +100,14 @@ def test_forecast_is_labelled_and_quantiles_are_ordered(split, fitted):
     assert np.array_equal(fitted.predict_quantiles(again), forecast.values, equal_nan=True)
 
 
+def test_a_model_of_another_feature_set_is_refused(split, fitted):
+    train, _ = split
+    stale = clone(fitted).fit(train)
+    stale.feature_names_ = stale.feature_names_[:-1]
+    with pytest.raises(ValueError, match="retrain"):
+        stale.predict_quantiles(train)
+
+
 def test_nan_history_is_handled(split, fitted):
     train, _ = split
     X = train.kpi(KPI).copy()
@@ -204,10 +212,11 @@ def test_bad_input_is_explained(make, split):
         model.predict(hourly)
 
 
-def test_features_never_see_the_future():
-    panel = synthetic_panel(n_cells=5, days=9, missing=0.0)
+@pytest.mark.parametrize("days", [9, 16])  # less, and more, than the two weeks profiles read
+def test_features_never_see_the_future(days):
+    panel = synthetic_panel(n_cells=5, days=days, missing=0.0)
     X = panel.kpi(KPI)
-    origin = 8 * DAY
+    origin = (days - 1) * DAY
     cells = np.repeat(np.arange(5), 8)
     origins = np.full(cells.shape, origin)
     steps = np.tile(np.arange(1, 9), 5)
@@ -222,6 +231,30 @@ def test_features_never_see_the_future():
     mixed = np.where(np.arange(len(cells)) % 2 == 0, origin, origin - 1)
     both = features.design(X, panel.times, cells, mixed, steps, scale)
     assert np.allclose(both[::2], before[::2])
+
+
+def test_profiles_average_past_weeks_and_days_of_the_targets_kind():
+    # Workdays at 10, weekend days at 30, one Tuesday at 99: a Saturday is forecast from
+    # weekend days only, a Monday from the ten workdays of two weeks (that Tuesday among them),
+    # and the week profile reads the same day of past weeks only.
+    days = 16
+    weekend = ((np.arange(days * DAY) // DAY) % 7 >= 5).astype(float)
+    X = (10.0 + 20.0 * weekend)[None, :].copy()
+    X[0, 8 * DAY : 9 * DAY] = 99.0  # the second Tuesday
+    times = pd.date_range(START, periods=days * DAY, freq="15min")  # the first is Monday
+    named = {}
+    for name, origin in (("saturday", 12 * DAY + 4 * 12), ("monday", 14 * DAY + 4 * 12)):
+        row = features.design(
+            X, times, np.array([0]), np.array([origin]), np.array([4]), np.array([1.0])
+        )[0]
+        named[name] = dict(zip(features.FEATURES, row, strict=True))
+    assert named["saturday"]["day_kind_profile"] == pytest.approx(30.0)
+    assert named["saturday"]["week_profile"] == pytest.approx(30.0)
+    assert named["monday"]["day_kind_profile"] == pytest.approx((10.0 * 9 + 99.0) / 10)
+    assert named["monday"]["week_profile"] == pytest.approx(10.0)
+    # Today's level matches its past days of the same kind: the guess is the profile.
+    assert named["saturday"]["level_vs_day_kind"] == pytest.approx(1.0)
+    assert named["saturday"]["expected"] == pytest.approx(30.0)
 
 
 def test_calendar_features_follow_the_target_time():
@@ -332,7 +365,7 @@ def test_backtest_without_contiguous_training_history(split, fitted):
 def test_each_model_says_how_much_history_it_reads(split, fitted):
     train, _ = split
     day, week = 96, 672
-    assert fitted.context_rops() == week + 1  # weekly lags and the week behind its scale
+    assert fitted.context_rops() == 2 * week + 1  # the two weeks its profiles average
     hw = HoltWintersForecaster(history_days=10, band_origins=50).fit(train)
     assert hw.context_rops() == 10 * day
     weekly = SeasonalNaiveForecaster(season="week", lookback=2, band_origins=50).fit(train)
