@@ -142,6 +142,17 @@ def test_the_loop_serves_a_promoted_champion_and_falls_back_to_the_baseline(tmp_
     assert rf.drift(state, end) == {}  # the baseline learns on live data: no drift to report
 
 
+def loop_forecaster(live: LiveModel) -> RopForecaster:
+    """The loop's forecaster over two days of history, serving ``live``'s models."""
+    return RopForecaster(
+        SeasonalBaselineForecaster(season_length=96, horizon=4),
+        kpi="prb_util_dl",
+        fit_window=192,
+        refit_every=4,
+        live=live,
+    )
+
+
 def test_a_shadow_challenger_is_forecast_beside_the_champion(tmp_path):
     state, end = daily_state(days=2)
     registry = Registry(tmp_path)
@@ -152,13 +163,7 @@ def test_a_shadow_challenger_is_forecast_beside_the_champion(tmp_path):
         kind="forecaster",
     )
     live = LiveModel(registry, "forecaster", shadow=card.version, check_every=0.0)
-    rf = RopForecaster(
-        SeasonalBaselineForecaster(season_length=96, horizon=4),
-        kpi="prb_util_dl",
-        fit_window=192,
-        refit_every=4,
-        live=live,
-    )
+    rf = loop_forecaster(live)
     assert rf.forecast(state, end).model == "seasonal baseline"  # never promoted
     shadow = rf.shadow(state, end)
     assert shadow is not None
@@ -171,13 +176,7 @@ def test_the_history_the_loop_holds_follows_the_champion_and_the_shadow(tmp_path
     panel = state_panel(state, "prb_util_dl", end, 192)
     registry = Registry(tmp_path)
     live = LiveModel(registry, "forecaster", check_every=0.0)
-    rf = RopForecaster(
-        SeasonalBaselineForecaster(season_length=96, horizon=4),
-        kpi="prb_util_dl",
-        fit_window=192,
-        refit_every=4,
-        live=live,
-    )
+    rf = loop_forecaster(live)
     assert rf.history_rops() == 192  # the baseline's fit window, while nothing is promoted
     four_days = SeasonalNaiveForecaster(horizon=4, band_origins=20, lookback=4).fit(panel)
     card = registry.save(four_days, name="forecaster", kind="forecaster")

@@ -59,33 +59,20 @@ def _retry_publish(exc: BaseException) -> bool:
 def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
     """The A1 policy carrying a decision: one per target and purpose, so a later decision
     updates it (a heal does not overwrite the capacity guidance, nor the other way round)."""
+    statement: dict[str, Any] = {"action": decision.action.value, "decisionId": decision.id}
     if decision.action is Action.HEAL:
-        return A1Policy(
-            policy_id=f"rapp-heal-{decision.target}",
-            ric_id=settings.ric_id,
-            policy_type_id=settings.healing_policy_type_id,
-            service_id=settings.service_id,
-            body={
-                "scope": {"nfId": decision.target, "cellIdList": list(decision.cells)},
-                "statement": {
-                    "action": decision.action.value,
-                    "decisionId": decision.id,
-                    "incidentKinds": list(decision.evidence.get("kinds", [])),
-                },
-            },
-        )
-    statement: dict[str, Any] = {
-        "action": decision.action.value,
-        "capacity": decision.capacity_to,
-        "decisionId": decision.id,
-    }
-    peak = decision.evidence.get("forecast_max")
-    if decision.evidence.get("kpi") == PRB_UTIL_DL and isinstance(peak, int | float):
-        statement["prbUtilisationDlP90"] = min(max(float(peak), 0.0), 100.0)
+        policy_id, type_id = f"rapp-heal-{decision.target}", settings.healing_policy_type_id
+        statement["incidentKinds"] = list(decision.evidence.get("kinds", []))
+    else:
+        policy_id, type_id = f"rapp-{decision.target}", settings.policy_type_id
+        statement["capacity"] = decision.capacity_to
+        peak = decision.evidence.get("forecast_max")
+        if decision.evidence.get("kpi") == PRB_UTIL_DL and isinstance(peak, int | float):
+            statement["prbUtilisationDlP90"] = min(max(float(peak), 0.0), 100.0)
     return A1Policy(
-        policy_id=f"rapp-{decision.target}",
+        policy_id=policy_id,
         ric_id=settings.ric_id,
-        policy_type_id=settings.policy_type_id,
+        policy_type_id=type_id,
         service_id=settings.service_id,
         body={
             "scope": {"nfId": decision.target, "cellIdList": list(decision.cells)},
