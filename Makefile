@@ -2,16 +2,20 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
 .PHONY: install demo test lint format bench models clean
 
-$(STAMP): pyproject.toml
+# opa-golib-python-bindings is the real OPA (its Go library), the reference the embedded Rego
+# engine is tested against: its wheel declares Python 3.14 but runs on 3.11, hence the flags.
+$(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "rapp needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python \
+		opa-golib-python-bindings==0.4.4
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

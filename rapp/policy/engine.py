@@ -37,24 +37,17 @@ class PolicyEngine(Protocol):
     ) -> list[Verdict]: ...
 
 
-class RegoPolicyEngine:
-    """``PolicyEngine`` on the embedded regorus interpreter.
+class Judge:
+    """What every backend shares: the input document, the verdict's shape, failing closed.
 
-    The set is compiled once per thread and cloned per decision: regorus engines may not cross
-    threads (pyo3 panics), and a clone costs under a microsecond while giving each decision a
-    clean engine.
+    A backend says how to get ready to evaluate (``_prepare``, whose ``PolicyError`` denies a
+    whole batch) and how to evaluate one input document (``_evaluate``: the query's value, None
+    when undefined, a ``PolicyError`` when the engine fails).
     """
 
     def __init__(self, policy_set: PolicySet, *, query: str = DEFAULT_QUERY) -> None:
         self._policy_set = policy_set
         self._query = query
-        self._local = threading.local()
-        # Compile now so a broken set fails at start-up, not at the first decision.
-        self._local.engine = compile_engine(policy_set)
-
-    @classmethod
-    def from_directory(cls, directory: Path, **kw: Any) -> RegoPolicyEngine:
-        return cls(load_policy_set(directory), **kw)
 
     @property
     def revision(self) -> str:
@@ -73,19 +66,18 @@ class RegoPolicyEngine:
     ) -> list[Verdict]:
         stamp = _rfc3339(now or datetime.now(UTC))
         try:
-            engine = self._engine()
+            prepared = self._prepare()
         except PolicyError as exc:
             return [self._fail(d, str(exc)) for d in decisions]
-        return [self._judge(engine, decision, stamp) for decision in decisions]
+        return [self._judge(prepared, decision, stamp) for decision in decisions]
 
-    def _engine(self) -> regorus.Engine:
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = compile_engine(self._policy_set)
-            self._local.engine = engine
-        return engine
+    def _prepare(self) -> Any:
+        raise NotImplementedError
 
-    def _judge(self, engine: regorus.Engine, decision: Decision, now: str) -> Verdict:
+    def _evaluate(self, prepared: Any, document: str) -> Any:
+        raise NotImplementedError
+
+    def _judge(self, prepared: Any, decision: Decision, now: str) -> Verdict:
         try:
             document = json.dumps(
                 {"decision": decision.to_dict(), "now": now},
@@ -95,18 +87,10 @@ class RegoPolicyEngine:
         except Exception as exc:
             return self._fail(decision, f"decision is not JSON: {exc}")
         try:
-            clone = engine.clone()
-            clone.set_input_json(document)
-            result = clone.eval_rule(self._query)
-        except Exception as exc:
-            error = PolicyError.from_engine(exc)
+            result = self._evaluate(prepared, document)
+        except PolicyError as error:
             # Errors without a source location (e.g. an unknown rule path) name the query instead.
             return self._fail(decision, str(error) if error.file else f"{self._query}: {error}")
-        except BaseException as exc:
-            # A Rust panic inside regorus arrives as pyo3's PanicException, a BaseException.
-            if type(exc).__name__ != "PanicException":
-                raise
-            return self._fail(decision, f"engine panic: {PolicyError.from_engine(exc)}")
         return self._verdict(decision, result)
 
     def _verdict(self, decision: Decision, result: Any) -> Verdict:
@@ -127,6 +111,45 @@ class RegoPolicyEngine:
             reasons=(f"{ENGINE_ERROR}: {message}",),
             policy_revision=self.revision,
         )
+
+
+class RegoPolicyEngine(Judge):
+    """``PolicyEngine`` on the embedded regorus interpreter.
+
+    The set is compiled once per thread and cloned per decision: regorus engines may not cross
+    threads (pyo3 panics), and a clone costs under a microsecond while giving each decision a
+    clean engine.
+    """
+
+    def __init__(self, policy_set: PolicySet, *, query: str = DEFAULT_QUERY) -> None:
+        super().__init__(policy_set, query=query)
+        self._local = threading.local()
+        # Compile now so a broken set fails at start-up, not at the first decision.
+        self._local.engine = compile_engine(policy_set)
+
+    @classmethod
+    def from_directory(cls, directory: Path, **kw: Any) -> RegoPolicyEngine:
+        return cls(load_policy_set(directory), **kw)
+
+    def _prepare(self) -> regorus.Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = compile_engine(self._policy_set)
+            self._local.engine = engine
+        return engine
+
+    def _evaluate(self, prepared: regorus.Engine, document: str) -> Any:
+        try:
+            clone = prepared.clone()
+            clone.set_input_json(document)
+            return clone.eval_rule(self._query)
+        except Exception as exc:
+            raise PolicyError.from_engine(exc) from None
+        except BaseException as exc:
+            # A Rust panic inside regorus arrives as pyo3's PanicException, a BaseException.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise PolicyError(f"engine panic: {PolicyError.from_engine(exc)}") from None
 
 
 def _shape_problem(result: Any, query: str) -> str | None:

@@ -1,0 +1,163 @@
+"""The embedded engine (regorus) must decide exactly as Open Policy Agent does.
+
+The reference is OPA itself, its Go library in process (``OpaLibraryEngine``). Every ``test_*``
+rule of the shipped policies, and a thousand generated decisions per action, go through both;
+the verdicts (allow and every reason) must be equal. The divergences known between the two are
+pinned at the end, each with the way the shipped policies stay clear of it (docs/policies.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import regorus
+
+from rapp.domain import Action, Decision
+from rapp.policy import (
+    PolicyError,
+    PolicySet,
+    RegoPolicyEngine,
+    load_policy_set,
+    run_policy_tests,
+)
+from rapp.policy.opa_library import OpaLibraryEngine
+
+POLICIES = Path(__file__).parents[1] / "policies"
+N = 1000
+
+
+@pytest.fixture(scope="module")
+def opa() -> Iterator[OpaLibraryEngine]:
+    engine = OpaLibraryEngine(load_policy_set(POLICIES))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def embedded() -> RegoPolicyEngine:
+    return RegoPolicyEngine(load_policy_set(POLICIES))
+
+
+def test_every_policy_test_passes_on_both_engines(opa: OpaLibraryEngine) -> None:
+    report = run_policy_tests(POLICIES)
+    assert report.results, "no test_* rules found"
+    embedded = {f"{r.package}.{r.name}": r.passed for r in report.results}
+    reference = {name: opa.eval_rule(f"data.{name}") is True for name in embedded}
+    assert reference == embedded
+    assert all(embedded.values()), report.failures
+
+
+# What a decision may hold, the odd and the wrong included: policies must deny those with a
+# reason, the same reason on both engines.
+_TARGETS = [
+    "free5gc-upf-site-03",
+    "free5gc-upf-site-07",  # protected
+    "free5gc-upfx-site-01",  # no class: the prefix needs a boundary
+    "open5gs-smf-site-02",
+    "du-gnb-0003",
+    "du",
+    "",
+]
+_QUANTITIES = ["1G", "1250M", "2500M", "5G", "10G", "20G", "40G", "500M", "1.5G", "2Gi", "0"]
+_QUANTITIES += ["7", "100m", "lots", "", "5 G", "-1G", "1e9", "3.5Ti"]
+_KINDS = ["sleeping_cell", "hardware_fault", "fronthaul_fault", "congestion_surge", "anomaly"]
+
+
+def _decisions(action: Action, seed: int) -> list[Decision]:
+    rng = np.random.default_rng(seed)
+    rop = datetime(2026, 11, 24, 10, 15, tzinfo=UTC)
+    out = []
+    for i in range(N):
+        target = str(rng.choice(_TARGETS))
+        n_cells = int(rng.integers(0, 5))
+        cells = [
+            f"SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU={k}"
+            for k in range(n_cells)
+        ]
+        evidence: dict[str, object] = {}
+        if action is Action.HEAL:
+            frm = to = "" if rng.random() < 0.9 else str(rng.choice(_QUANTITIES))
+            if rng.random() < 0.9:
+                kinds = sorted(set(rng.choice(_KINDS, size=int(rng.integers(1, 3))).tolist()))
+                evidence["kinds"] = kinds
+            if rng.random() < 0.9:
+                evidence["incidents"] = [{"cell": c, "kind": "sleeping_cell"} for c in cells]
+            evidence["score_max"] = round(float(rng.uniform(0.5, 40)), 2)
+        else:
+            frm, to = (str(q) for q in rng.choice(_QUANTITIES, size=2))
+            if rng.random() < 0.9:
+                evidence["forecast_max"] = round(float(rng.uniform(-5, 120)), 2)
+            evidence["quantile"] = float(rng.choice([0.5, 0.9, 0.95]))
+        out.append(
+            Decision.new(
+                action,
+                target,
+                cells,
+                rop + timedelta(minutes=15 * i),
+                capacity_from=frm,
+                capacity_to=to,
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
+def test_generated_decisions_get_the_same_verdicts(
+    action: Action, opa: OpaLibraryEngine, embedded: RegoPolicyEngine
+) -> None:
+    decisions = _decisions(action, seed=list(Action).index(action))
+    now = datetime(2026, 11, 24, 10, 16, tzinfo=UTC)
+    ours = embedded.evaluate(decisions, now=now)
+    theirs = opa.evaluate(decisions, now=now)
+    differ = [
+        (d.to_dict(), a, b) for d, a, b in zip(decisions, ours, theirs, strict=True) if a != b
+    ]
+    assert differ == [], f"{len(differ)} of {N} differ; first: {differ[:3]}"
+    # The generator reaches both outcomes and many reasons, so agreement means something.
+    assert 0 < sum(v.allow for v in ours) < N
+    assert len({r for v in ours for r in v.reasons}) > 20
+    assert not any(r.startswith("policy engine error") for v in ours for r in v.reasons)
+
+
+# -- known divergences, pinned ------------------------------------------------------------------
+
+_DIVERGENT = """package divergent
+import rego.v1
+float_sum_equal if 0.1 + 0.2 == 0.3
+two_decimals := sprintf("%.2f", [1])
+"""
+
+
+def _both(rule: str) -> tuple[object, object]:
+    engine = regorus.Engine()
+    engine.add_policy("divergent.rego", _DIVERGENT)
+    reference = OpaLibraryEngine(PolicySet.create({"divergent.rego": _DIVERGENT}, {}))
+    try:
+        return engine.eval_rule(f"data.divergent.{rule}"), reference.eval_rule(
+            f"data.divergent.{rule}"
+        )
+    finally:
+        reference.close()
+
+
+def test_float_sums_are_binary_floats_in_regorus_and_decimals_in_opa() -> None:
+    # Shipped policies compare quantities as integers (units.parse) and never add floats.
+    assert _both("float_sum_equal") == (None, True)
+
+
+def test_sprintf_of_an_integer_with_a_float_verb_is_a_go_quirk_in_opa() -> None:
+    # Shipped policies format numbers with %v, which both engines print alike.
+    assert _both("two_decimals") == ("1", "%!f(int64=01)")
+
+
+def test_the_reference_refuses_a_broken_policy_at_its_file_and_line() -> None:
+    broken = PolicySet.create({"bad.rego": "package bad\nimport rego.v1\n\nallow if {\n"}, {})
+    with pytest.raises(PolicyError) as caught:
+        OpaLibraryEngine(broken)
+    assert (caught.value.file, caught.value.line) == ("bad.rego", 5)
+    assert "unexpected eof" in caught.value.message
