@@ -188,3 +188,9 @@ test_scale_of_a_class_without_bounds_denied if {
 	v.allow == false
 	v.reasons == ["du-gnb-0003: class du has no capacity bounds, so it cannot be scaled"]
 }
+
+test_unknown_action_denied if {
+	v := scaling.verdict with input as _input({"action": "reboot"})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: unknown action reboot"]
+}

@@ -11,6 +11,7 @@ import typer
 
 from rapp.cli_ml import evaluate, export_app, train_app
 from rapp.cli_models import models_app
+from rapp.cli_policy import policy_app
 from rapp.config import Settings
 
 app = typer.Typer(
@@ -18,7 +19,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-policy_app = typer.Typer(help="Work with the Rego policy set.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 dlq_app = typer.Typer(help="The dead-letter topic.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
@@ -187,39 +187,6 @@ def dlq_replay(
         if report.unroutable:
             typer.echo(f"{len(report.unroutable)} records name no source topic", err=True)
     raise typer.Exit(1 if report.unroutable else 0)
-
-
-@policy_app.command("test")
-def policy_test(
-    directory: Annotated[Path, typer.Argument(help="Policy directory.")] = Path("policies"),
-) -> None:
-    """Run every test_* rule, like `opa test`; exit 1 if any fails."""
-    from rapp.policy import run_policy_tests
-
-    report = run_policy_tests(directory)
-    for result in report.results:
-        mark = "PASS" if result.passed else "FAIL"
-        line = f"{mark} data.{result.package}.{result.name}"
-        if result.error:
-            line += f": {result.error}"
-        typer.echo(line)
-    typer.echo(report.summary())
-    raise typer.Exit(0 if report.failed == 0 else 1)
-
-
-@policy_app.command("check")
-def policy_check(
-    directory: Annotated[Path, typer.Argument(help="Policy directory.")] = Path("policies"),
-) -> None:
-    """Compile the policy set; print errors as file:line:col: message."""
-    from rapp.policy import PolicyError, load_policy_set
-
-    try:
-        policy_set = load_policy_set(directory)
-    except PolicyError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"ok: {len(policy_set.modules)} modules, revision {policy_set.revision}")
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import json
 import shutil
 from pathlib import Path
 
@@ -37,6 +38,52 @@ def test_policy_check_points_at_the_error(tmp_path: Path):
     result = runner.invoke(app, ["policy", "check", str(tmp_path / "p")])
     assert result.exit_code == 1
     assert result.output.startswith("bad.rego:")
+
+
+def test_policy_test_coverage_names_the_lines_no_test_reached(tmp_path: Path):
+    shutil.copytree(POLICIES, tmp_path / "p")
+    full = runner.invoke(app, ["policy", "test", "--coverage", str(tmp_path / "p")])
+    assert full.exit_code == 0, full.output
+    assert "coverage scaling.rego: 100.0% of " in full.output
+    tests = tmp_path / "p" / "scaling_test.rego"
+    # Without the unknown-action test, the rule that denies unknown actions is never reached.
+    text = tests.read_text()
+    tests.write_text(text[: text.index("test_unknown_action_denied if")])
+    partial = runner.invoke(app, ["policy", "test", "--coverage", str(tmp_path / "p")])
+    assert partial.exit_code == 0, partial.output
+    rule = (tmp_path / "p" / "scaling.rego").read_text().splitlines()
+    line = next(i for i, t in enumerate(rule, 1) if "unknown action %v" in t)
+    assert f"not reached: {line - 2}, {line}" in partial.output  # the condition and the message
+
+
+def test_policy_eval_prints_the_verdict_and_exits_2_on_deny(tmp_path: Path):
+    decision = {
+        "action": "scale_out",
+        "target": "free5gc-upf-site-03",
+        "cells": ["c1"],
+        "capacity_from": "10G",
+        "capacity_to": "40G",
+        "evidence": {"forecast_max": 93},
+    }
+    (tmp_path / "d.json").write_text(json.dumps(decision))
+    denied = runner.invoke(
+        app, ["policy", "eval", "--input", str(tmp_path / "d.json"), "--dir", str(POLICIES)]
+    )
+    assert denied.exit_code == 2, denied.output
+    verdict = json.loads(denied.output)
+    assert verdict["allow"] is False
+    assert "free5gc-upf-site-03: 40G exceeds the maximum 20G for free5gc-upf" in verdict["reasons"]
+    ok = {"decision": {**decision, "capacity_to": "20G"}, "now": "2026-11-24T10:00:00Z"}
+    allowed = runner.invoke(
+        app, ["policy", "eval", "-i", "-", "-d", str(POLICIES)], input=json.dumps(ok)
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(allowed.output)["reasons"] == [
+        "free5gc-upf-site-03: 10G -> 20G within [1G, 20G] for free5gc-upf"
+    ]
+    (tmp_path / "bad.json").write_text("[1, 2")
+    broken = runner.invoke(app, ["policy", "eval", "-i", str(tmp_path / "bad.json")])
+    assert broken.exit_code == 1
 
 
 def test_settings_precedence_env_over_yaml_over_defaults(tmp_path: Path, monkeypatch):

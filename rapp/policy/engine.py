@@ -68,7 +68,7 @@ class Judge:
         try:
             prepared = self._prepare()
         except PolicyError as exc:
-            return [self._fail(d, str(exc)) for d in decisions]
+            return [self._fail(d.id, str(exc)) for d in decisions]
         return [self._judge(prepared, decision, stamp) for decision in decisions]
 
     def _prepare(self) -> Any:
@@ -77,36 +77,53 @@ class Judge:
     def _evaluate(self, prepared: Any, document: str) -> Any:
         raise NotImplementedError
 
+    def evaluate_input(self, document: Mapping[str, Any]) -> Verdict:
+        """The verdict on a raw input document (``{"decision": {...}, "now": ...}``), as an
+        operator writes one for ``rapp policy eval``; fails closed like ``evaluate``."""
+        decision = document.get("decision")
+        decision_id = str(decision.get("id", "")) if isinstance(decision, Mapping) else ""
+        try:
+            prepared = self._prepare()
+            text = json.dumps(document, allow_nan=False, default=_json_default)
+        except PolicyError as exc:
+            return self._fail(decision_id, str(exc))
+        except Exception as exc:
+            return self._fail(decision_id, f"input is not JSON: {exc}")
+        return self._judge_text(prepared, decision_id, text)
+
     def _judge(self, prepared: Any, decision: Decision, now: str) -> Verdict:
         try:
-            document = json.dumps(
+            text = json.dumps(
                 {"decision": decision.to_dict(), "now": now},
                 allow_nan=False,
                 default=_json_default,
             )
         except Exception as exc:
-            return self._fail(decision, f"decision is not JSON: {exc}")
+            return self._fail(decision.id, f"decision is not JSON: {exc}")
+        return self._judge_text(prepared, decision.id, text)
+
+    def _judge_text(self, prepared: Any, decision_id: str, text: str) -> Verdict:
         try:
-            result = self._evaluate(prepared, document)
+            result = self._evaluate(prepared, text)
         except PolicyError as error:
             # Errors without a source location (e.g. an unknown rule path) name the query instead.
-            return self._fail(decision, str(error) if error.file else f"{self._query}: {error}")
-        return self._verdict(decision, result)
+            return self._fail(decision_id, str(error) if error.file else f"{self._query}: {error}")
+        return self._verdict(decision_id, result)
 
-    def _verdict(self, decision: Decision, result: Any) -> Verdict:
+    def _verdict(self, decision_id: str, result: Any) -> Verdict:
         problem = _shape_problem(result, self._query)
         if problem:
-            return self._fail(decision, problem)
+            return self._fail(decision_id, problem)
         return Verdict(
-            decision_id=decision.id,
+            decision_id=decision_id,
             allow=result["allow"],
             reasons=tuple(sorted(result["reasons"])),
             policy_revision=self.revision,
         )
 
-    def _fail(self, decision: Decision, message: str) -> Verdict:
+    def _fail(self, decision_id: str, message: str) -> Verdict:
         return Verdict(
-            decision_id=decision.id,
+            decision_id=decision_id,
             allow=False,
             reasons=(f"{ENGINE_ERROR}: {message}",),
             policy_revision=self.revision,
