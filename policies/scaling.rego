@@ -1,6 +1,7 @@
 # Gate for the planner's decisions (scale_out, scale_in) and the healer's (heal): every one is
-# checked here before anything touches the network. Limits live in data.json (data.rapp.*), never in these rules, so an
-# operator changes a limit without touching Rego. Input: {"decision": Decision.to_dict(), "now": RFC 3339}.
+# checked here before anything touches the network. Limits live in data.json (data.rapp.*),
+# never in these rules, so an operator changes a limit without touching Rego.
+# Input: {"decision": Decision.to_dict(), "now": RFC 3339}.
 package rapp.scaling
 
 import rego.v1
@@ -117,8 +118,11 @@ deny contains msg if {
 deny contains msg if {
 	action in scaling_actions
 	class_name
-	not limits.max
-	msg := sprintf("%s: class %s has no capacity bounds, so it cannot be scaled", [target, class_name])
+	some bound in ["min", "max"]
+	not limits[bound]
+	msg := sprintf("%s: class %s sets no %s capacity, so it cannot be scaled", [
+		target, class_name, bound,
+	])
 }
 
 deny contains msg if {
@@ -126,15 +130,57 @@ deny contains msg if {
 	msg := sprintf("%s: unknown action %v", [target, action])
 }
 
+evidence := object.get(decision, "evidence", {})
+
+# Per action ({"scale_out": [...], "heal": [...]}); the older plain list applies to scaling.
+required_evidence := object.get(data.rapp.require_evidence, action, []) if {
+	is_object(data.rapp.require_evidence)
+} else := data.rapp.require_evidence if {
+	is_array(data.rapp.require_evidence)
+	action in scaling_actions
+} else := []
+
 deny contains msg if {
-	some key in object.get(data.rapp.require_evidence, action, [])
-	object.get(object.get(decision, "evidence", {}), key, null) == null
+	some key in required_evidence
+	object.get(evidence, key, null) == null
 	msg := sprintf("%s: required evidence %s is missing", [target, key])
 }
 
-# Healing resets cells: only for the incident kinds that need it, and a few cells of an NF at a
-# time, so one bad detector run cannot take a whole gNB's cells down together.
+# Healing resets cells: only for the incident kinds that need it, every cell with its incident,
+# and a few cells of an NF at a time, so one bad detector run cannot take a gNB's cells down.
 heal_cells := count(object.get(decision, "cells", []))
+
+heal_kinds := kinds if {
+	kinds := object.get(evidence, "kinds", [])
+	is_array(kinds)
+} else := []
+
+heal_incidents := incidents if {
+	incidents := object.get(evidence, "incidents", [])
+	is_array(incidents)
+} else := []
+
+deny contains msg if {
+	action == "heal"
+	heal_cells == 0
+	msg := sprintf("%s: a heal must name the cells to heal", [target])
+}
+
+deny contains msg if {
+	action == "heal"
+	some field in ["capacity_from", "capacity_to"]
+	object.get(decision, field, "") != ""
+	msg := sprintf("%s: a heal changes no capacity, but %s is %v", [
+		target, field, object.get(decision, field, ""),
+	])
+}
+
+deny contains msg if {
+	action == "heal"
+	some field in ["kinds", "incidents"]
+	not is_array(object.get(evidence, field, []))
+	msg := sprintf("%s: evidence %s must be a list", [target, field])
+}
 
 deny contains msg if {
 	action == "heal"
@@ -153,11 +199,18 @@ deny contains msg if {
 
 deny contains msg if {
 	action == "heal"
-	some kind in object.get(object.get(decision, "evidence", {}), "kinds", [])
+	some kind in {k | some k in heal_kinds} | {i.kind | some i in heal_incidents}
 	not kind in data.rapp.heal_kinds
 	msg := sprintf("%s: %v incidents are not healed (healed kinds: %s)", [
 		target, kind, concat(", ", sort(data.rapp.heal_kinds)),
 	])
+}
+
+deny contains msg if {
+	action == "heal"
+	some cell in object.get(decision, "cells", [])
+	not cell in {i.cell | some i in heal_incidents}
+	msg := sprintf("%s: %s is to be healed but no incident names it", [target, cell])
 }
 
 allow_reason := sprintf("%s: %s -> %s within [%s, %s] for %s", [
@@ -165,7 +218,7 @@ allow_reason := sprintf("%s: %s -> %s within [%s, %s] for %s", [
 ]) if {
 	action in scaling_actions
 } else := sprintf("%s: heal %d cells (%s), at most %d for %s", [
-	target, heal_cells, concat(", ", decision.evidence.kinds), limits.max_heal_cells, class_name,
+	target, heal_cells, concat(", ", heal_kinds), limits.max_heal_cells, class_name,
 ])
 
 # Sorted so the same decision always gets the same verdict text, whatever the evaluation order.

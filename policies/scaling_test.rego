@@ -160,7 +160,11 @@ test_heal_allowed_without_capacities if {
 
 test_heal_of_too_many_cells_denied if {
 	cells := [sprintf("SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU=%d", [i]) | some i in numbers.range(1, 3)]
-	v := scaling.verdict with input as _heal_input({"cells": cells})
+	incidents := [{"cell": c, "kind": "sleeping_cell"} | some c in cells]
+	v := scaling.verdict with input as _heal_input({
+		"cells": cells,
+		"evidence": object.union(_heal.evidence, {"incidents": incidents}),
+	})
 	v.allow == false
 	v.reasons == ["du-gnb-0003: healing 3 cells at once exceeds max_heal_cells 2 for du"]
 }
@@ -174,7 +178,10 @@ test_heal_of_a_kind_scaling_fixes_denied if {
 test_heal_needs_its_evidence if {
 	v := scaling.verdict with input as _heal_input({"evidence": {"kinds": ["sleeping_cell"]}})
 	v.allow == false
-	v.reasons == ["du-gnb-0003: required evidence incidents is missing"]
+	v.reasons == [
+		"du-gnb-0003: SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU=2 is to be healed but no incident names it",
+		"du-gnb-0003: required evidence incidents is missing",
+	]
 }
 
 test_heal_of_a_class_without_a_heal_limit_denied if {
@@ -186,11 +193,48 @@ test_heal_of_a_class_without_a_heal_limit_denied if {
 test_scale_of_a_class_without_bounds_denied if {
 	v := scaling.verdict with input as _input({"target": "du-gnb-0003"})
 	v.allow == false
-	v.reasons == ["du-gnb-0003: class du has no capacity bounds, so it cannot be scaled"]
+	v.reasons == [
+		"du-gnb-0003: class du sets no max capacity, so it cannot be scaled",
+		"du-gnb-0003: class du sets no min capacity, so it cannot be scaled",
+	]
 }
 
 test_unknown_action_denied if {
 	v := scaling.verdict with input as _input({"action": "reboot"})
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: unknown action reboot"]
+}
+
+test_heal_of_no_cells_denied if {
+	v := scaling.verdict with input as _heal_input({"cells": [], "evidence": {"incidents": [], "kinds": []}})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: a heal must name the cells to heal"]
+}
+
+test_heal_that_changes_capacity_denied if {
+	v := scaling.verdict with input as _heal_input({"capacity_to": "10G"})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: a heal changes no capacity, but capacity_to is 10G"]
+}
+
+test_heal_evidence_of_the_wrong_shape_denied_with_a_reason if {
+	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"kinds": "sleeping_cell"})})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: evidence kinds must be a list"]
+}
+
+test_heal_whose_incident_is_of_a_kind_scaling_fixes_denied if {
+	incidents := [{"cell": _heal.cells[0], "kind": "congestion_surge"}]
+	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"incidents": incidents})})
+	v.allow == false
+	v.reasons == ["du-gnb-0003: congestion_surge incidents are not healed (healed kinds: fronthaul_fault, hardware_fault, sleeping_cell)"]
+}
+
+test_required_evidence_as_a_plain_list_applies_to_scaling_only if {
+	scale := scaling.verdict with input as _input({"evidence": {}})
+		with data.rapp.require_evidence as ["forecast_max"]
+	scale.reasons == ["free5gc-upf-site-03: required evidence forecast_max is missing"]
+	heal := scaling.verdict with input as _heal_input({})
+		with data.rapp.require_evidence as ["forecast_max"]
+	heal.allow == true
 }

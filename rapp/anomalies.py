@@ -9,6 +9,7 @@ alarms active now: an anomaly an alarm explains is one incident of the alarm's k
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -62,7 +63,9 @@ class AnomalyWatch:
         alarms = list(alarms)
         panel = self._panel(rop)
         try:
-            self.incidents = _open_at(detector, panel, alarms, rop)
+            self.incidents = _carry_onsets(
+                _open_at(detector, panel, alarms, rop), self.incidents, panel.step
+            )
         except Exception as exc:  # the loop decides on forecasts whatever the detector does
             message = f"detector {self.live.version} not run: {type(exc).__name__}: {exc}"
             if message != self._error:
@@ -94,9 +97,13 @@ class AnomalyWatch:
             self.shadow_incidents = []
             return
         try:
-            self.shadow_incidents = _open_at(challenger, panel, alarms, rop)
+            self.shadow_incidents = _carry_onsets(
+                _open_at(challenger, panel, alarms, rop), self.shadow_incidents, panel.step
+            )
         except Exception as exc:
-            message = f"shadow detector {self.live.shadow_version} not run: {exc}"
+            message = (
+                f"shadow detector {self.live.shadow_version} not run: {type(exc).__name__}: {exc}"
+            )
             if message != self._shadow_error:
                 log.warning("%s", message)
             self._shadow_error, self.shadow_incidents = message, []
@@ -138,3 +145,19 @@ def _open_at(detector: Any, panel: Panel, alarms: list[Alarm], rop: pd.Timestamp
     """The incidents ``detector`` finds in ``panel`` that are still open at ``rop``."""
     found = correlate(detector.evidence(panel), alarms)
     return [i for i in found if i.end == pd.Timestamp(rop)]
+
+
+def _carry_onsets(
+    found: list[Incident], before: list[Incident], step: pd.Timedelta
+) -> list[Incident]:
+    """``found`` with each incident that continues one open at the previous check starting when
+    that one did: the watch sees only its last few ROPs, so a long outage would otherwise seem
+    to start anew every ROP (and be logged, and healed, again)."""
+    open_before = {i.cell: i for i in before}
+    out = []
+    for incident in found:
+        earlier = open_before.get(incident.cell)
+        if earlier is not None and earlier.start < incident.start <= earlier.end + step:
+            incident = dataclasses.replace(incident, start=earlier.start)
+        out.append(incident)
+    return out

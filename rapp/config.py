@@ -260,6 +260,9 @@ class HealingSettings(BaseModel):
     """Flagged ROPs an incident must last before it is healed."""
     cooldown_rops: int = Field(default=8, ge=0)
     """ROPs between two heal decisions for the same NF."""
+    max_cells: int = Field(default=2, ge=1)
+    """Cells of one NF healed in one decision, the highest scores first; keep it at or below
+    the policy set's ``max_heal_cells`` for the NF's class, or the heal is denied."""
 
 
 class PolicySettings(BaseModel):

@@ -6,7 +6,8 @@
 
 It holds what deciding needs between ROPs: the planner's and healer's clocks, the capacity each
 NF is believed to have, and the enactments still in flight. Shadow challengers (forecaster or
-detector) are planned on copies of the planner and healer, counted and logged, never enacted.
+detector) are planned on a copy of the planner or without recording in the healer: counted,
+and logged where they differ from the champion, never enacted.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Decider:
                 Topology(h.target_pattern, h.target_template),
                 min_rops=h.min_rops,
                 cooldown_rops=h.cooldown_rops,
+                max_cells=h.max_cells,
             )
             if h.enabled
             else None
@@ -132,12 +134,14 @@ class Decider:
                 decision.id,
                 decision.target,
                 decision.action.value,
-                _change(decision),
+                decision.change,
                 "allow" if verdict.allow else "deny",
                 "; ".join(verdict.reasons),
             )
             if verdict.allow:
                 await self._enact(decision)
+            elif decision.action is Action.HEAL and self.healer is not None:
+                self.healer.forget(decision)
         return decisions
 
     async def _heal(self, state: CellState, rop: pd.Timestamp) -> list[Decision]:
@@ -151,14 +155,15 @@ class Decider:
         step = pd.Timedelta(seconds=state.granularity_s)
         live = self.watch.live
         if self.watch.shadow_incidents:
-            # Planned on a copy, like the forecaster's shadow: the champion's clocks stay put.
-            shadow = copy.deepcopy(self.healer).plan(
-                self.watch.shadow_incidents, rop, step, model=f"{live.name} {live.shadow_version}"
+            # Not recorded: the champion's clocks and healed incidents stay as they are.
+            shadow = self.healer.plan(
+                self.watch.shadow_incidents,
+                rop,
+                step,
+                model=f"{live.name} {live.shadow_version}",
+                record=False,
             )
-            for _ in shadow:
-                self.metrics.shadow_decisions.labels(Action.HEAL.value).inc()
-        if not incidents:
-            return []
+            self.metrics.shadow_decisions.labels(Action.HEAL.value).inc(len(shadow))
         return self.healer.plan(incidents, rop, step, model=f"{live.name} {live.version}")
 
     async def _shadow(
@@ -240,9 +245,3 @@ class Decider:
                 )
             if self.journal.outcome(decision.id) is None:
                 self.journal.record_outcome(outcome)
-
-
-def _change(decision: Decision) -> str:
-    if decision.action.scales:
-        return f"{decision.capacity_from}->{decision.capacity_to}"
-    return f"{len(decision.cells)} cells ({', '.join(decision.evidence.get('kinds', []))})"

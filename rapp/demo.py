@@ -24,6 +24,7 @@ from typing import IO
 
 import httpx
 
+from rapp.domain import Decision
 from simulators.nephio import seed_repository
 
 
@@ -212,10 +213,7 @@ def _status_line(rows: list[dict]) -> str:
     newest = rows[0]
     verdict = newest.get("verdict") or {}
     reasons = "; ".join(verdict.get("reasons", []))
-    if newest["action"] == "heal":
-        change = f"{len(newest['cells'])} cells ({', '.join(newest['evidence'].get('kinds', []))})"
-    else:
-        change = f"{newest['capacity_from']}->{newest['capacity_to']}"
+    change = Decision.from_dict(newest).change
     heals = sum(row["action"] == "heal" for row in rows)
     return (
         f"{len(rows)} decisions, {heals} heals ({summary}); newest: {newest['target']} "

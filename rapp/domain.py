@@ -269,6 +269,13 @@ class Decision:
             evidence=dict(evidence or {}),
         )
 
+    @property
+    def change(self) -> str:
+        """What it changes, for a log line: ``5G->10G``, or ``2 cells (sleeping_cell)``."""
+        if self.action.scales:
+            return f"{self.capacity_from}->{self.capacity_to}"
+        return f"{len(self.cells)} cells ({', '.join(self.evidence.get('kinds', []))})"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: the policy input, the journal row and the API body all use it."""
         return {

@@ -192,7 +192,11 @@ class CellState:
         history than the state was sized for); what is held already stays where it is."""
         if retention <= self.retention:
             return
-        held = np.flatnonzero(self._slot_rop != _NO_ROP)
+        # Only ROPs still inside the window: after a time jump a slot may hold one that is
+        # not, and in the larger ring it could land on a live ROP's slot.
+        held = np.flatnonzero(
+            (self._slot_rop != _NO_ROP) & (self._slot_rop > self._latest - self.retention)
+        )
         rops = self._slot_rop[held]
         slots = rops % retention
         for kpi, values in self._values.items():

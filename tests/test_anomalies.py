@@ -151,3 +151,27 @@ def test_a_shadow_detector_is_scored_on_the_same_rops_and_never_replaces_the_cha
     assert [i.cell for i in watch.check(ends[-1], [])] == [cell]
     assert watch.status()["error"] is None
     assert f"shadow detector {broken.version} not run" in watch.status()["shadow_error"]
+
+
+def test_a_long_outage_is_one_incident_from_its_onset_while_the_window_slides(
+    network: pd.DataFrame, registry: Registry
+):
+    """The watch scores only its last eight ROPs; an outage that outlasts them keeps the start
+    it had, so it is logged, listed and healed as one incident, not a new one every ROP."""
+    ends = last_rops(network, 24)
+    cell = network.index.get_level_values("cell")[0]
+    silent = network.copy()
+    hit = (silent.index.get_level_values("cell") == cell) & (
+        silent.index.get_level_values("period_end") >= ends[4]
+    )
+    silent.loc[hit, [c for c in silent.columns if c != "suspect"]] = 0.0  # 20 ROPs asleep
+    watch = AnomalyWatch(LiveModel(registry, "detector", check_every=0.0))
+    starts = set()
+    for end in ends:
+        feed(watch, silent, pd.DatetimeIndex([end]))
+        starts |= {i.start for i in watch.check(end, []) if i.cell == cell}
+    [start] = starts
+    assert ends[4] <= start <= ends[6]
+    [incident] = watch.incidents
+    assert incident.end == ends[-1]
+    assert incident.end - incident.start > 8 * pd.Timedelta(minutes=15)  # longer than the window

@@ -24,13 +24,14 @@ def incident(
     *,
     rops: int = 3,
     end: pd.Timestamp = ROP,
+    score: float = 3.5,
 ) -> Incident:
     return Incident(
         cell=c,
         kind=kind,
         start=end - (rops - 1) * STEP,
         end=end,
-        score=3.5,
+        score=score,
         top_kpis=("prb_util_dl", "active_ue_dl"),
         needs_healing=kind in HEALING_KINDS,
     )
@@ -85,6 +86,42 @@ def test_each_incident_is_healed_once_and_an_nf_waits_out_its_cool_down():
     assert elsewhere.target == "du-gnb-0002"
 
 
+def test_the_same_outage_seen_through_a_fresh_window_is_not_healed_again_a_new_one_is():
+    h = healer(cooldown_rops=2)
+    assert len(h.plan([incident(cell(1, 1), rops=3)], ROP, STEP)) == 1
+    for k in range(1, 5):  # still open; the watch's window shows it from a later ROP
+        now = ROP + k * STEP
+        assert h.plan([incident(cell(1, 1), rops=3, end=now)], now, STEP) == []
+    closed = ROP + 4 * STEP
+    for k in range(1, 4):  # closed for three ROPs
+        assert h.plan([], closed + k * STEP, STEP) == []
+    again = closed + 6 * STEP  # a new outage of the same cell: healed
+    [d] = h.plan([incident(cell(1, 1), rops=2, end=again)], again, STEP)
+    assert d.cells == (cell(1, 1),)
+
+
+def test_at_most_max_cells_per_heal_the_worst_first_the_rest_after_the_cool_down():
+    h = healer(max_cells=2, cooldown_rops=2)
+    cases = [incident(cell(1, k), score=s) for k, s in ((1, 2.0), (2, 9.0), (3, 5.0))]
+    [first] = h.plan(cases, ROP, STEP)
+    assert first.cells == (cell(1, 2), cell(1, 3))
+    later = ROP + 2 * STEP
+    [second] = h.plan([incident(cell(1, k), rops=5, end=later) for k in (1, 2, 3)], later, STEP)
+    assert second.cells == (cell(1, 1),)
+
+
+def test_a_denied_heal_is_asked_again_after_the_cool_down_and_a_shadow_changes_nothing():
+    h = healer(cooldown_rops=2)
+    [denied] = h.plan([incident(cell(1, 1))], ROP, STEP)
+    h.forget(denied)
+    soon, later = ROP + STEP, ROP + 2 * STEP
+    assert h.plan([incident(cell(1, 1), rops=4, end=soon)], soon, STEP) == []  # cool-down
+    shadow = h.plan([incident(cell(1, 1), rops=5, end=later)], later, STEP, record=False)
+    assert [d.cells for d in shadow] == [(cell(1, 1),)]
+    [again] = h.plan([incident(cell(1, 1), rops=5, end=later)], later, STEP)  # not taken by it
+    assert again.cells == (cell(1, 1),)
+
+
 def test_recall_carries_cool_down_and_healed_incidents_over_a_restart():
     before = healer(cooldown_rops=4)
     [d] = before.plan([incident(cell(1, 1))], ROP, STEP)
@@ -107,5 +144,6 @@ def test_a_cell_no_nf_serves_is_skipped_not_raised(caplog: pytest.LogCaptureFixt
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ValueError, match="min_rops"):
-        healer(min_rops=0)
+    for bad in ({"min_rops": 0}, {"max_cells": 0}, {"forget_after_rops": 0}, {"cooldown_rops": -1}):
+        with pytest.raises(ValueError, match="must be at least"):
+            healer(**bad)

@@ -70,6 +70,19 @@ def test_keeping_more_rops_keeps_what_is_held_and_holds_more_from_then_on():
     assert state.skipped["too_old"] == 1
 
 
+def test_keeping_more_after_a_time_jump_does_not_let_stale_rops_overwrite_live_ones():
+    state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=4, max_jump=1)
+    start = pd.Timestamp("2026-01-01T00:00Z")
+    step = pd.Timedelta(minutes=15)
+    for i in (1, 2, 3):
+        state.ingest(frame(["a"], str(start + i * step), [float(i)]))
+    for _ in range(2):  # a jump, confirmed by a second batch past it
+        state.ingest(frame(["a"], str(start + 8 * step), [8.0]))
+    for retention in (5, 6, 7):
+        state.keep(retention)
+        assert state.window(PRB_UTIL_DL, start + 8 * step, 1)[0, 0] == 8.0, retention
+
+
 def test_many_cells_grow_the_buffers():
     state = CellState([PRB_UTIL_DL], granularity_s=GRAN, retention=4, initial_cells=2)
     cells = [f"c{i}" for i in range(1000)]

@@ -204,7 +204,7 @@ def _levels(
     ratios = np.empty((len(cells), 2))
     for j, use in enumerate(
         (
-            same_kind[_day_of_week(origin_ns)],  # one row broadcasts to every sample
+            same_kind[_day_of_week(origin_ns)],  # a row per sample (one at inference)
             np.isin(day_lags, weeks_back)[None, :],
         )
     ):
