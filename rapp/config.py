@@ -267,7 +267,12 @@ class HealingSettings(BaseModel):
 
 class PolicySettings(BaseModel):
     directory: Path = Path("policies")
+    """The policy set (``*.rego``, ``*_test.rego``, ``data.json``): a ConfigMap mount in a pod."""
+    bundle: Path | None = None
+    """An OPA bundle (``.tar.gz``) to judge with instead of ``directory``."""
     query: str = "data.rapp.scaling.verdict"
+    reload_every_s: float = Field(default=5.0, gt=0)
+    """How often the source is looked at; a changed set is tested before it judges anything."""
 
 
 class StoreSettings(BaseModel):

@@ -31,7 +31,7 @@ from rapp.ml import RopForecaster, SeasonalBaselineForecaster
 from rapp.ml.live import LiveModel
 from rapp.ml.registry import Registry
 from rapp.planner import Planner, Topology
-from rapp.policy import RegoPolicyEngine
+from rapp.policy.gate import PolicyGate
 from rapp.state import CellState
 from rapp.store import Journal
 
@@ -47,8 +47,13 @@ class Decider:
         self.journal = journal
         self.metrics = metrics
         self.alarms = alarms
-        self.policy = RegoPolicyEngine.from_directory(
-            settings.policy.directory, query=settings.policy.query
+        ps = settings.policy
+        self.policy = PolicyGate(
+            ps.bundle or ps.directory,
+            query=ps.query,
+            on_reload=lambda r: metrics.policy_reloads.labels(
+                "accepted" if r.accepted else "rejected"
+            ).inc(),
         )
         p = settings.planner
         self.planner = Planner(

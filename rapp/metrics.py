@@ -64,6 +64,12 @@ class LoopMetrics:
             ["model", "feature"],
             registry=self.registry,
         )
+        self.policy_reloads = Counter(
+            "rapp_policy_reloads",
+            "Candidate policy sets, by result (accepted, or rejected: the last good set stays)",
+            ["result"],
+            registry=self.registry,
+        )
         self.decide_seconds = Histogram(
             "rapp_decide_seconds",
             "Forecast, plan, gate and journal time for one closed ROP",

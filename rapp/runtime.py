@@ -105,6 +105,9 @@ class Runtime:
                 intake.ics_transient,
             )
             self._ics_registered = True
+        self.spawn(
+            self.decider.policy.watch(self.settings.policy.reload_every_s), name="policy reload"
+        )
         if self.settings.watch.directory is not None:
             self.spawn(intake.watch_directory(self), name="watch")
         await self._consume_kafka()

@@ -39,6 +39,7 @@ async def serve(settings: Settings) -> None:
             "detector": runtime.decider.watch.status(),
         },
         anomalies=lambda: [i.to_dict() for i in runtime.decider.watch.incidents],
+        policies=runtime.decider.policy,
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, make_asgi_app
 
 from rapp.alarms import AlarmBook
 from rapp.domain import OutcomeState
+from rapp.policy.gate import PolicyGate
 from rapp.store import FileReadyState, Journal
 
 Readiness = Callable[[], Mapping[str, bool]]
@@ -25,12 +27,13 @@ def create_app(
     alarms: AlarmBook | None = None,
     models: Callable[[], Mapping[str, Any]] | None = None,
     anomalies: Callable[[], list[dict[str, Any]]] | None = None,
+    policies: PolicyGate | None = None,
 ) -> FastAPI:
     """The API over ``journal``; ``readiness`` names each dependency and whether it is up;
     ``metrics`` is served on ``/metrics`` in the Prometheus text format; ``ves`` is the VES
     event listener's router; ``alarms`` the active FM alarms; ``models`` what the loop's
     models are doing (serving version, shadow, errors, input drift); ``anomalies`` the incidents
-    open at the latest decided ROP."""
+    open at the latest decided ROP; ``policies`` the gate judging decisions."""
     app = FastAPI(
         title="rapp",
         summary="O-RAN rApp: forecast- and anomaly-driven, Rego-gated decisions over A1 and Nephio",
@@ -41,6 +44,7 @@ def create_app(
     app.state.alarms = alarms or AlarmBook()
     app.state.models = models or dict
     app.state.anomalies = anomalies or list
+    app.state.policies = policies
     if metrics is not None:
         app.mount("/metrics", make_asgi_app(registry=metrics))
     if ves is not None:
@@ -95,6 +99,25 @@ def create_app(
         healing rather than capacity."""
         return list(request.app.state.anomalies())
 
+    @app.get("/api/v1/policies", tags=["policies"])
+    def policy_status(gate: Annotated[PolicyGate, Depends(_policies)]) -> dict[str, Any]:
+        """The active policy set: its revision, source and files, and the last reload (accepted,
+        or rejected with the error while the previous set stays active)."""
+        return gate.status()
+
+    # On the event loop, not a worker thread: the embedded engine is bound to the thread that
+    # compiled it, and an evaluation takes tens of microseconds.
+    @app.post("/api/v1/policies/evaluate", tags=["policies"])
+    async def policy_evaluate(
+        gate: Annotated[PolicyGate, Depends(_policies)],
+        body: Annotated[dict[str, Any], Body()],
+    ) -> dict[str, Any]:
+        """Dry run: the verdict the active set gives a decision (or a whole policy input,
+        ``{"decision": ..., "now": ...}``); nothing is journalled or enacted."""
+        document = body if "decision" in body else {"decision": body}
+        document = {"now": datetime.now(UTC).isoformat().replace("+00:00", "Z"), **document}
+        return gate.evaluate_input(document).to_dict()
+
     @app.get("/api/v1/alarms", tags=["alarms"])
     def list_alarms(request: Request) -> list[dict[str, Any]]:
         """Active FM alarms (raised, not cleared), newest first."""
@@ -115,3 +138,10 @@ def create_app(
 
 def _journal(request: Request) -> Journal:
     return request.app.state.journal
+
+
+def _policies(request: Request) -> PolicyGate:
+    gate = request.app.state.policies
+    if gate is None:
+        raise HTTPException(status_code=404, detail="no policy gate in this process")
+    return gate

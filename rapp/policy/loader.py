@@ -93,18 +93,26 @@ def policy_revision(modules: Mapping[str, str], data: Mapping[str, Any]) -> str:
 
 def load_policy_set(directory: Path) -> PolicySet:
     """Read every ``*.rego`` (tests included) and ``data.json`` under ``directory``; check them."""
+    policy_set = read_policy_sources(directory)
+    check_policy_set(policy_set)
+    return policy_set
+
+
+def read_policy_sources(directory: Path) -> PolicySet:
+    """The directory's modules and data, read but not compiled (cheap: a reload polls it)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise PolicyError(f"policy directory {directory} does not exist")
+    # Kubernetes mounts a ConfigMap as symlinks into a hidden "..data" directory; the files
+    # are the visible links, so hidden paths are skipped (they would count every module twice).
     modules = {
         path.relative_to(directory).as_posix(): path.read_text(encoding="utf-8")
         for path in sorted(directory.rglob("*.rego"))
+        if not any(part.startswith(".") for part in path.relative_to(directory).parts)
     }
     if not modules:
         raise PolicyError(f"no .rego files in {directory}")
-    policy_set = PolicySet.create(modules, _read_data(directory / DATA_FILE))
-    check_policy_set(policy_set)
-    return policy_set
+    return PolicySet.create(modules, _read_data(directory / DATA_FILE))
 
 
 def _read_data(path: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import regorus
 from rapp.policy.loader import (
     TEST_PREFIX,
     PolicyError,
+    PolicySet,
     compile_engine,
     iter_rules,
     load_policy_set,
@@ -91,7 +92,12 @@ def run_policy_tests(directory: Path, *, coverage: bool = False) -> TestReport:
 
     Raises ``PolicyError`` when the set does not load, as ``opa test`` stops on a parse error.
     """
-    engine = compile_engine(load_policy_set(Path(directory)))
+    return run_policy_set_tests(load_policy_set(Path(directory)), coverage=coverage)
+
+
+def run_policy_set_tests(policy_set: PolicySet, *, coverage: bool = False) -> TestReport:
+    """``run_policy_tests`` on a set already loaded (a reload checks its candidate this way)."""
+    engine = compile_engine(policy_set)
     engine.set_enable_coverage(coverage)
     tests = list(dict.fromkeys((pkg, rule) for pkg, rule in iter_rules(engine) if _is_test(rule)))
     results, reports = [], []

@@ -1,0 +1,183 @@
+"""``PolicyGate``: the policy set the loop judges with, replaced only by one that proves itself.
+
+Operators change policies while the rApp runs: by editing the policy directory (a ConfigMap
+mount, which Kubernetes swaps in place), by dropping in an OPA bundle, or through the API. A
+candidate set must compile and pass its own ``test_*`` rules before it judges anything; if it
+does not, it is rejected with the error (``file:line:col`` where there is one), the last good
+set stays active, and the rejection is logged and kept for the API. A rejected candidate is
+not retried until its content changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rapp.domain import Decision, Verdict
+from rapp.policy.bundle import load_bundle
+from rapp.policy.engine import DEFAULT_QUERY, RegoPolicyEngine
+from rapp.policy.loader import PolicyError, PolicySet, load_policy_set, read_policy_sources
+from rapp.policy.testing import run_policy_set_tests
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """What became of one candidate policy set."""
+
+    source: str
+    """Where it came from: the directory, the bundle, or ``api``."""
+    accepted: bool
+    revision: str | None = None
+    """The candidate's revision (None when it could not even be read)."""
+    error: str | None = None
+    tests: str | None = None
+    """``N passed, N failed`` of the candidate's own tests."""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "accepted": self.accepted,
+            "revision": self.revision,
+            "error": self.error,
+            "tests": self.tests,
+            "at": self.at.isoformat(),
+        }
+
+
+class PolicyGate:
+    """Judges decisions with the active set; ``reload``/``replace`` swap in a proven one.
+
+    ``source`` is a policy directory or an OPA bundle (``.tar.gz``). The first set must load:
+    a rApp that cannot judge must not start.
+    """
+
+    def __init__(
+        self,
+        source: Path,
+        *,
+        query: str = DEFAULT_QUERY,
+        on_reload: Callable[[Reload], None] | None = None,
+    ) -> None:
+        self.source = Path(source)
+        self.query = query
+        self._on_reload = on_reload
+        self._lock = threading.Lock()
+        policy_set = self._read()
+        report = run_policy_set_tests(policy_set)
+        if not report.ok:
+            failed = ", ".join(f"{r.package}.{r.name}" for r in report.failures)
+            raise PolicyError(f"{self.source}: policy tests fail ({report.summary()}): {failed}")
+        self._engine = RegoPolicyEngine(policy_set, query=query)
+        self._seen = self._revision_on_disk()
+        self.last_reload = Reload(
+            str(self.source), True, policy_set.revision, tests=report.summary()
+        )
+
+    @property
+    def engine(self) -> RegoPolicyEngine:
+        return self._engine
+
+    @property
+    def revision(self) -> str:
+        return self._engine.revision
+
+    def evaluate(
+        self, decisions: Sequence[Decision], *, now: datetime | None = None
+    ) -> list[Verdict]:
+        return self._engine.evaluate(decisions, now=now)
+
+    def evaluate_input(self, document: Mapping[str, Any]) -> Verdict:
+        return self._engine.evaluate_input(document)
+
+    def reload(self) -> Reload | None:
+        """Look at the source; try a changed set (None when nothing changed since last look)."""
+        try:
+            revision = self._revision_on_disk()
+        except PolicyError as exc:
+            revision = f"unreadable: {exc}"
+        if revision == self._seen:
+            return None
+        self._seen = revision
+        try:
+            candidate = self._read()
+        except PolicyError as exc:
+            return self._record(Reload(str(self.source), False, error=str(exc)))
+        return self.replace(candidate, source=str(self.source))
+
+    def replace(self, candidate: PolicySet, *, source: str) -> Reload:
+        """Make ``candidate`` the active set if it compiles and passes its tests."""
+        try:
+            engine = RegoPolicyEngine(candidate, query=self.query)
+            report = run_policy_set_tests(candidate)
+        except PolicyError as exc:
+            return self._record(Reload(source, False, candidate.revision, error=str(exc)))
+        if not report.ok:
+            failed = "; ".join(
+                f"{r.package}.{r.name}: {r.error or 'failed'}" for r in report.failures
+            )
+            return self._record(
+                Reload(
+                    source,
+                    False,
+                    candidate.revision,
+                    error=f"policy tests fail: {failed}",
+                    tests=report.summary(),
+                )
+            )
+        with self._lock:
+            self._engine = engine
+        return self._record(Reload(source, True, candidate.revision, tests=report.summary()))
+
+    def status(self) -> dict[str, Any]:
+        policy_set = self._engine.policy_set
+        return {
+            "revision": policy_set.revision,
+            "source": str(self.source),
+            "query": self.query,
+            "files": sorted([*policy_set.modules, *(["data.json"] if policy_set.data else [])]),
+            "last_reload": self.last_reload.to_dict(),
+        }
+
+    async def watch(self, every_s: float) -> None:
+        """Reload whenever the source changes, until cancelled."""
+        while True:
+            await asyncio.sleep(every_s)
+            await asyncio.to_thread(self.reload)
+
+    def _read(self) -> PolicySet:
+        if self.source.is_file():
+            return load_bundle(self.source)
+        return load_policy_set(self.source)
+
+    def _revision_on_disk(self) -> str:
+        """A cheap look at what the source holds now, without compiling it."""
+        if self.source.is_file():
+            return f"bundle {self.source.stat().st_mtime_ns} {self.source.stat().st_size}"
+        return read_policy_sources(self.source).revision
+
+    def _record(self, reload: Reload) -> Reload:
+        self.last_reload = reload
+        if reload.accepted:
+            log.info(
+                "policy set %s from %s is active (%s)", reload.revision, reload.source, reload.tests
+            )
+        else:
+            log.error(
+                "policy set %s from %s rejected, %s stays active: %s",
+                reload.revision or "?",
+                reload.source,
+                self.revision,
+                reload.error,
+            )
+        if self._on_reload is not None:
+            self._on_reload(reload)
+        return reload
