@@ -271,6 +271,10 @@ class PolicySettings(BaseModel):
     bundle: Path | None = None
     """An OPA bundle (``.tar.gz``) to judge with instead of ``directory``."""
     query: str = "data.rapp.scaling.verdict"
+    opa_url: str | None = None
+    """An OPA server (a sidecar, e.g. ``http://127.0.0.1:8181``) to judge with over its REST
+    Data API instead of the embedded engine; the rApp pushes the tested set to it."""
+    opa_timeout_s: float = Field(default=1.0, gt=0)
     reload_every_s: float = Field(default=5.0, gt=0)
     """How often the source is looked at; a changed set is tested before it judges anything."""
 

@@ -16,6 +16,7 @@ import asyncio
 import copy
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -31,7 +32,9 @@ from rapp.ml import RopForecaster, SeasonalBaselineForecaster
 from rapp.ml.live import LiveModel
 from rapp.ml.registry import Registry
 from rapp.planner import Planner, Topology
+from rapp.policy.engine import Judge
 from rapp.policy.gate import PolicyGate
+from rapp.policy.loader import PolicySet
 from rapp.state import CellState
 from rapp.store import Journal
 
@@ -54,6 +57,7 @@ class Decider:
             on_reload=lambda r: metrics.policy_reloads.labels(
                 "accepted" if r.accepted else "rejected"
             ).inc(),
+            engine=_sidecar(ps.opa_url, ps.query, ps.opa_timeout_s) if ps.opa_url else None,
         )
         p = settings.planner
         self.planner = Planner(
@@ -128,7 +132,11 @@ class Decider:
             decisions += planned
         if not decisions:
             return []
-        verdicts = self.policy.evaluate(decisions, now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        if getattr(self.policy.engine, "in_thread", False):
+            verdicts = await asyncio.to_thread(self.policy.evaluate, decisions, now=now)
+        else:  # the embedded engine is bound to this thread and answers in microseconds
+            verdicts = self.policy.evaluate(decisions, now=now)
         await asyncio.to_thread(self._journal, decisions, verdicts)
         for decision, verdict in zip(decisions, verdicts, strict=True):
             self.metrics.decisions.labels(
@@ -250,3 +258,10 @@ class Decider:
                 )
             if self.journal.outcome(decision.id) is None:
                 self.journal.record_outcome(outcome)
+
+
+def _sidecar(url: str, query: str, timeout_s: float) -> Callable[[PolicySet], Judge]:
+    """An OPA server backend for ``PolicyGate``: each accepted set is pushed to it."""
+    from rapp.policy.opa_server import OpaServerEngine
+
+    return lambda ps: OpaServerEngine(ps, url=url, query=query, timeout_s=timeout_s)

@@ -21,7 +21,7 @@ from typing import Any
 
 from rapp.domain import Decision, Verdict
 from rapp.policy.bundle import load_bundle
-from rapp.policy.engine import DEFAULT_QUERY, RegoPolicyEngine
+from rapp.policy.engine import DEFAULT_QUERY, Judge, RegoPolicyEngine
 from rapp.policy.loader import PolicyError, PolicySet, load_policy_set, read_policy_sources
 from rapp.policy.testing import run_policy_set_tests
 
@@ -66,24 +66,26 @@ class PolicyGate:
         *,
         query: str = DEFAULT_QUERY,
         on_reload: Callable[[Reload], None] | None = None,
+        engine: Callable[[PolicySet], Judge] | None = None,
     ) -> None:
         self.source = Path(source)
         self.query = query
         self._on_reload = on_reload
+        self._make_engine = engine or (lambda ps: RegoPolicyEngine(ps, query=query))
         self._lock = threading.Lock()
         policy_set = self._read()
         report = run_policy_set_tests(policy_set)
         if not report.ok:
             failed = ", ".join(f"{r.package}.{r.name}" for r in report.failures)
             raise PolicyError(f"{self.source}: policy tests fail ({report.summary()}): {failed}")
-        self._engine = RegoPolicyEngine(policy_set, query=query)
+        self._engine = self._make_engine(policy_set)
         self._seen = self._revision_on_disk()
         self.last_reload = Reload(
             str(self.source), True, policy_set.revision, tests=report.summary()
         )
 
     @property
-    def engine(self) -> RegoPolicyEngine:
+    def engine(self) -> Judge:
         return self._engine
 
     @property
@@ -116,7 +118,8 @@ class PolicyGate:
     def replace(self, candidate: PolicySet, *, source: str) -> Reload:
         """Make ``candidate`` the active set if it compiles and passes its tests."""
         try:
-            engine = RegoPolicyEngine(candidate, query=self.query)
+            # Tested on the embedded engine before any backend sees it: an OPA sidecar must
+            # not be handed a set that has not proven itself.
             report = run_policy_set_tests(candidate)
         except PolicyError as exc:
             return self._record(Reload(source, False, candidate.revision, error=str(exc)))
@@ -133,8 +136,14 @@ class PolicyGate:
                     tests=report.summary(),
                 )
             )
+        try:
+            engine = self._make_engine(candidate)
+        except PolicyError as exc:
+            return self._record(Reload(source, False, candidate.revision, error=str(exc)))
         with self._lock:
-            self._engine = engine
+            old, self._engine = self._engine, engine
+        if old is not engine and hasattr(old, "close"):
+            old.close()
         return self._record(Reload(source, True, candidate.revision, tests=report.summary()))
 
     def status(self) -> dict[str, Any]:
