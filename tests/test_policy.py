@@ -322,9 +322,16 @@ def test_runtime_error_fails_closed_with_location(tmp_path: Path) -> None:
         '\tr := sprintf("%d", [1 / count(input.decision.evidence)])\n'
         "}\n"
     )
-    verdict = one(_engine_with(tmp_path, rego), decision(evidence={}))
+    engine = _engine_with(tmp_path, rego)
+    assert engine.compiled  # the RVM, which reads the error as undefined: the interpreter says
+    verdict = one(engine, decision(evidence={}))
     _assert_engine_error(verdict, "p.rego:6:")
     assert "Stack backtrace" not in verdict.reasons[0]
+
+
+def test_the_shipped_set_is_judged_on_the_compiled_program(engine: RegoPolicyEngine) -> None:
+    assert engine.compiled
+    assert one(engine, decision()).allow
 
 
 @pytest.mark.parametrize(

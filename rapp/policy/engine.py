@@ -8,6 +8,7 @@ an exception that a caller might swallow and carry on enacting.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ import regorus
 
 from rapp.domain import Decision, Verdict
 from rapp.policy.loader import PolicyError, PolicySet, compile_engine, load_policy_set
+
+log = logging.getLogger(__name__)
 
 DEFAULT_QUERY = "data.rapp.scaling.verdict"
 ENGINE_ERROR = "policy engine error"
@@ -131,11 +134,15 @@ class Judge:
 
 
 class RegoPolicyEngine(Judge):
-    """``PolicyEngine`` on the embedded regorus interpreter.
+    """``PolicyEngine`` on the embedded regorus engine.
 
-    The set is compiled once per thread and cloned per decision: regorus engines may not cross
-    threads (pyo3 panics), and a clone costs under a microsecond while giving each decision a
-    clean engine.
+    The query is compiled to a regorus RVM program (about 45 us a decision, against 165 us for
+    the tree-walking interpreter on the shipped set). The RVM turns a builtin error into an
+    undefined result, so an undefined verdict is judged again by the interpreter, which reports
+    the error where it happened: both paths give the same verdict, the slow one only when the
+    policy set is failing anyway. A set the RVM compiler cannot take (it lacks a few
+    constructs) runs on the interpreter alone. Engines are per thread: regorus objects may not
+    cross threads (pyo3 panics).
     """
 
     def __init__(self, policy_set: PolicySet, *, query: str = DEFAULT_QUERY) -> None:
@@ -143,21 +150,44 @@ class RegoPolicyEngine(Judge):
         self._local = threading.local()
         # Compile now so a broken set fails at start-up, not at the first decision.
         self._local.engine = compile_engine(policy_set)
+        self._program = _program(policy_set, query)
+        self._data = json.dumps(policy_set.data)
 
     @classmethod
     def from_directory(cls, directory: Path, **kw: Any) -> RegoPolicyEngine:
         return cls(load_policy_set(directory), **kw)
 
-    def _prepare(self) -> regorus.Engine:
+    @property
+    def compiled(self) -> bool:
+        """Whether decisions run on the RVM (else on the interpreter alone)."""
+        return self._program is not None
+
+    def _prepare(self) -> tuple[regorus.Engine, Any]:
         engine = getattr(self._local, "engine", None)
         if engine is None:
             engine = compile_engine(self._policy_set)
             self._local.engine = engine
-        return engine
+        vm = getattr(self._local, "vm", None)
+        if vm is None and self._program is not None:
+            program, _ = regorus.Program.deserialize_binary(self._program)
+            vm = regorus.Rvm()
+            vm.load_program(program)
+            vm.set_data_json(self._data)
+            self._local.vm = vm
+        return engine, vm
 
-    def _evaluate(self, prepared: regorus.Engine, document: str) -> Any:
+    def _evaluate(self, prepared: tuple[regorus.Engine, Any], document: str) -> Any:
+        engine, vm = prepared
+        if vm is not None:
+            try:
+                vm.set_input_json(document)
+                result = json.loads(vm.execute())
+            except Exception:
+                result = _UNDEFINED  # the interpreter says what went wrong
+            if result != _UNDEFINED:
+                return result
         try:
-            clone = prepared.clone()
+            clone = engine.clone()
             clone.set_input_json(document)
             return clone.eval_rule(self._query)
         except Exception as exc:
@@ -167,6 +197,29 @@ class RegoPolicyEngine(Judge):
             if type(exc).__name__ != "PanicException":
                 raise
             raise PolicyError(f"engine panic: {PolicyError.from_engine(exc)}") from None
+
+
+_UNDEFINED = "<undefined>"
+"""What an RVM program returns for an undefined result (or a builtin error)."""
+
+
+def _program(policy_set: PolicySet, query: str) -> bytes | None:
+    """The RVM program for ``query`` over the set's policies (tests left out: they are not
+    what decides), serialised (a program object may not cross threads; each thread loads its
+    own), or None when the RVM compiler cannot take the set."""
+    modules = sorted(
+        (name, source)
+        for name, source in policy_set.modules.items()
+        if not name.endswith("_test.rego")
+    )
+    try:
+        program = regorus.Program.compile_from_modules(
+            json.dumps(policy_set.data), modules, [query]
+        )
+        return bytes(program.serialize_binary())
+    except Exception as exc:
+        log.info("policy set %s runs on the interpreter: %s", policy_set.revision, exc)
+        return None
 
 
 def _shape_problem(result: Any, query: str) -> str | None:

@@ -1,0 +1,133 @@
+"""Time the Rego gate per decision and per batch, on every backend, in one run.
+
+    python bench/policy.py [--decisions 1000] [--repeat 5]
+
+Backends: the embedded engine (regorus, what the loop uses), the reference (the real OPA Go
+library, in process) and an OPA server over its REST Data API (``simulators.opa``: real OPA
+behind a real HTTP server on 127.0.0.1, in its own process, like a sidecar). The decisions are
+the differential tests' generator: every action, odd targets and malformed quantities
+included, on the shipped policies. Targets (issue 5): embedded p50 <= 100 us per decision, a
+batch of 1000 decisions <= 100 ms; the ratios to the reference and to the sidecar come from
+the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from rapp.domain import Action, Decision
+from rapp.policy import PolicyEngine, RegoPolicyEngine, load_policy_set
+from rapp.policy.opa_library import OpaLibraryEngine
+from rapp.policy.opa_server import OpaServerEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.test_policy_differential import _decisions  # noqa: E402  (the shared generator)
+
+NOW = datetime(2026, 11, 24, 10, 16, tzinfo=UTC)
+
+
+def per_decision(engine: PolicyEngine, decisions: Sequence[Decision]) -> np.ndarray:
+    """Seconds per decision, each judged alone (the loop's usual case: a few per ROP)."""
+    out = np.empty(len(decisions))
+    for i, d in enumerate(decisions):
+        start = time.perf_counter()
+        engine.evaluate([d], now=NOW)
+        out[i] = time.perf_counter() - start
+    return out
+
+
+def batch(engine: PolicyEngine, decisions: Sequence[Decision], repeat: int) -> float:
+    """Best seconds for judging ``decisions`` in one call."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        engine.evaluate(decisions, now=NOW)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def opa_server() -> tuple[str, subprocess.Popen[bytes]]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulators.opa", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return url, proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("simulators.opa did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--decisions", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    policy_set = load_policy_set(ROOT / "policies")
+    decisions = [d for a in Action for d in _decisions(a, seed=100 + list(Action).index(a))]
+    rng = np.random.default_rng(0)
+    decisions = [decisions[i] for i in rng.permutation(len(decisions))[: args.decisions]]
+    url, proc = opa_server()
+    try:
+        backends: dict[str, Callable[[], PolicyEngine]] = {
+            "embedded (regorus)": lambda: RegoPolicyEngine(policy_set),
+            "reference (OPA Go library)": lambda: OpaLibraryEngine(policy_set),
+            "OPA server (REST, 127.0.0.1)": lambda: OpaServerEngine(policy_set, url=url),
+        }
+        print(
+            f"{len(decisions)} decisions, policy set {policy_set.revision}, "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        )
+        print(f"  {'backend':30} {'p50 us':>9} {'p99 us':>9} {'1000 in one call ms':>20}")
+        figures = {}
+        for name, make in backends.items():
+            engine = make()
+            engine.evaluate(decisions[:50], now=NOW)  # warm: compile, connections
+            single = per_decision(engine, decisions)
+            whole = batch(engine, decisions, args.repeat) * 1000 / len(decisions)
+            p50, p99 = np.percentile(single, [50, 99])
+            figures[name] = (p50, whole)
+            print(f"  {name:30} {p50 * 1e6:9.1f} {p99 * 1e6:9.1f} {whole * 1e3:20.1f}")
+            if hasattr(engine, "close"):
+                engine.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    p50, whole = figures["embedded (regorus)"]
+    ref_p50, _ = figures["reference (OPA Go library)"]
+    rest_p50, _ = figures["OPA server (REST, 127.0.0.1)"]
+    print(f"  target: embedded p50 <= 100 us: {p50 * 1e6:.1f} us ({_met(p50 <= 100e-6)})")
+    print(f"  target: 1000 decisions <= 100 ms: {whole * 1e3:.1f} ms ({_met(whole <= 0.1)})")
+    print(
+        f"  embedded p50 is {ref_p50 / p50:.1f}x faster than the reference, "
+        f"{rest_p50 / p50:.1f}x faster than OPA over REST"
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+if __name__ == "__main__":
+    main()
