@@ -18,12 +18,12 @@ target := object.get(decision, "target", "<no target>")
 # the longest matching prefix wins so a more specific class can override a general one.
 matching_classes contains name if {
 	some name, _ in data.rapp.nf_classes
-	_names_class(target, name)
+	names_class(target, name)
 }
 
-_names_class(t, name) if t == name
+names_class(t, name) if t == name
 
-_names_class(t, name) if startswith(t, concat("", [name, "-"]))
+names_class(t, name) if startswith(t, concat("", [name, "-"]))
 
 class_name := name if {
 	some name in matching_classes
@@ -222,6 +222,12 @@ allow_reason := sprintf("%s: %s -> %s within [%s, %s] for %s", [
 ])
 
 # Sorted so the same decision always gets the same verdict text, whatever the evaluation order.
-reasons := sort(deny) if count(deny) > 0 else := [allow_reason]
+# Every other concern (calendar, protected cells, confidence, ...) lives in its own package
+# under rapp.checks with a deny set of its own: dropping a file in adds its reasons here. One
+# package per concern also keeps each deny set in one module (regorus can lose contributions
+# to a partial set spread over several modules when a test uses `with input as`).
+denials := deny | {msg | some checks in data.rapp.checks; some msg in checks.deny}
 
-verdict := {"allow": count(deny) == 0, "reasons": reasons}
+reasons := sort(denials) if count(denials) > 0 else := [allow_reason]
+
+verdict := {"allow": count(denials) == 0, "reasons": reasons}

@@ -100,10 +100,16 @@ class Planner:
             ),
             index=forecast.cells,
         )
+        columns = {"target": self.topology.targets(forecast.cells).to_numpy(), "peak": peak}
+        if 0.5 in forecast.quantiles and self.quantile != 0.5:
+            # The median beside the quantile scaled on: how wide the band is, for policies that
+            # refuse to act on an uncertain forecast.
+            columns["median"] = np.nanmax(
+                np.asarray(forecast.quantile(0.5), dtype=np.float64), axis=1, initial=-np.inf
+            )
         frame = pd.DataFrame(
-            {"target": self.topology.targets(forecast.cells).to_numpy(), "peak": peak.to_numpy()},
-            index=forecast.cells,
-        ).dropna()
+            {k: np.asarray(v) for k, v in columns.items()}, index=forecast.cells
+        ).dropna(subset=["target", "peak"])
         frame = frame[np.isfinite(frame["peak"])]
         if frame.empty:
             return []
@@ -159,6 +165,8 @@ class Planner:
             "cells_total": len(cells),
             "model": forecast.model or "unnamed",
         }
+        if "median" in cells and np.isfinite(cells["median"]).any():
+            evidence["median_max"] = round(float(cells["median"].max()), 2)
         return Decision.new(
             action,
             target,

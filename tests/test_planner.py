@@ -38,6 +38,7 @@ def test_scale_out_above_high_scale_in_below_low_nothing_in_between():
     assert (out.action, out.capacity_from, out.capacity_to) == (Action.SCALE_OUT, "5G", "10G")
     assert (in_.action, in_.capacity_from, in_.capacity_to) == (Action.SCALE_IN, "5G", "2G")
     assert out.evidence["forecast_max"] == 92.0
+    assert out.evidence["median_max"] == 82.0  # the P50 beside it: how wide the band is
     assert len(out.cells) == 4
     assert all("site-01" in c for c in out.cells)
     assert out.id == decision_id("free5gc-upf-site-01", Action.SCALE_OUT, ROP.to_pydatetime())

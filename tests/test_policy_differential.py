@@ -8,6 +8,7 @@ pinned at the end, each with the way the shipped policies stay clear of it (docs
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,8 @@ _TARGETS = [
 ]
 _QUANTITIES = ["1G", "1250M", "2500M", "5G", "10G", "20G", "40G", "500M", "1.5G", "2Gi", "0"]
 _QUANTITIES += ["7", "100m", "lots", "", "5 G", "-1G", "1e9", "3.5Ti"]
+_PROTECTED_CELL = "SubNetwork=site-02,ManagedElement=gnb-0008,GNBDUFunction=1,NRCellDU=3"
+_TARGETS.append("free5gc-upf-site-04")  # in a maintenance window at one of the instants
 _KINDS = ["sleeping_cell", "hardware_fault", "fronthaul_fault", "congestion_surge", "anomaly"]
 
 
@@ -78,6 +81,8 @@ def _decisions(action: Action, seed: int) -> list[Decision]:
             f"SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU={k}"
             for k in range(n_cells)
         ]
+        if rng.random() < 0.1:
+            cells.append(_PROTECTED_CELL)
         evidence: dict[str, object] = {}
         if action is Action.HEAL:
             frm = to = "" if rng.random() < 0.9 else str(rng.choice(_QUANTITIES))
@@ -91,6 +96,8 @@ def _decisions(action: Action, seed: int) -> list[Decision]:
             frm, to = (str(q) for q in rng.choice(_QUANTITIES, size=2))
             if rng.random() < 0.9:
                 evidence["forecast_max"] = round(float(rng.uniform(-5, 120)), 2)
+            if rng.random() < 0.7:
+                evidence["median_max"] = round(float(rng.uniform(0, 100)), 2)
             evidence["quantile"] = float(rng.choice([0.5, 0.9, 0.95]))
         out.append(
             Decision.new(
@@ -106,14 +113,25 @@ def _decisions(action: Action, seed: int) -> list[Decision]:
     return out
 
 
+_INSTANTS = [
+    datetime(2026, 11, 24, 10, 16, tzinfo=UTC),
+    datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
+    datetime(2026, 12, 25, 12, 0, tzinfo=UTC),
+]
+
+
 @pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
 def test_generated_decisions_get_the_same_verdicts(
     action: Action, opa: OpaLibraryEngine, embedded: RegoPolicyEngine
 ) -> None:
     decisions = _decisions(action, seed=list(Action).index(action))
-    now = datetime(2026, 11, 24, 10, 16, tzinfo=UTC)
-    ours = embedded.evaluate(decisions, now=now)
-    theirs = opa.evaluate(decisions, now=now)
+    ours, theirs = [], []
+    # An ordinary day, inside the site-04 maintenance window, inside the year-end freeze.
+    for k, now in enumerate(_INSTANTS):
+        part = decisions[k :: len(_INSTANTS)]
+        ours += embedded.evaluate(part, now=now)
+        theirs += opa.evaluate(part, now=now)
+    decisions = [d for k in range(len(_INSTANTS)) for d in decisions[k :: len(_INSTANTS)]]
     differ = [
         (d.to_dict(), a, b) for d, a, b in zip(decisions, ours, theirs, strict=True) if a != b
     ]
@@ -161,3 +179,50 @@ def test_the_reference_refuses_a_broken_policy_at_its_file_and_line() -> None:
         OpaLibraryEngine(broken)
     assert (caught.value.file, caught.value.line) == ("bad.rego", 5)
     assert "unexpected eof" in caught.value.message
+
+
+def test_regorus_loses_partial_set_contributions_over_modules_under_with_in_a_rule() -> None:
+    """Pinned: in this layout (``deny`` of one package over four modules, loaded in this order),
+    regorus drops the protected-cell denial when a rule evaluates ``deny with input as``; OPA
+    keeps it. The shipped policies give each concern its own package instead."""
+    folder = Path(__file__).parent / "data" / "regorus_partial_set"
+    modules = {p.name: p.read_text() for p in sorted(folder.glob("*.rego"))}
+    modules["probe.rego"] = (
+        "package probe\nimport rego.v1\nimport data.rapp.scaling\n"
+        "p := d if { d := scaling.deny with input as "
+        '{"decision": {"target": "free5gc-upf-site-03", "action": "scale_out", "cells": ["X"],'
+        ' "capacity_from": "5G", "capacity_to": "10G", "evidence": {"forecast_max": 1}},'
+        ' "now": "2026-11-24T10:15:03Z"} }\n'
+    )
+    data = {
+        **load_policy_set(POLICIES).data,
+        "rapp": {**load_policy_set(POLICIES).data["rapp"], "protected_cells": {"X": "test"}},
+    }
+    expected = {"free5gc-upf-site-03: cell X is protected: test"}
+    engine = regorus.Engine()
+    engine.add_data_json(json.dumps(data))
+    for name in sorted(modules):
+        engine.add_policy(name, modules[name])
+    reference = OpaLibraryEngine(PolicySet.create(modules, data))
+    try:
+        assert set(reference.eval_rule("data.probe.p")) == expected
+    finally:
+        reference.close()
+    assert engine.eval_rule("data.probe.p") == set()  # the divergence
+    # The production path (input set on the engine) is right.
+    engine.set_input_json(
+        json.dumps(
+            {
+                "decision": {
+                    "target": "free5gc-upf-site-03",
+                    "action": "scale_out",
+                    "cells": ["X"],
+                    "capacity_from": "5G",
+                    "capacity_to": "10G",
+                    "evidence": {"forecast_max": 1},
+                },
+                "now": "2026-11-24T10:15:03Z",
+            }
+        )
+    )
+    assert engine.eval_rule("data.rapp.scaling.deny") == expected

@@ -184,7 +184,7 @@ class RegoPolicyEngine(Judge):
                 result = json.loads(vm.execute())
             except Exception:
                 result = _UNDEFINED  # the interpreter says what went wrong
-            if result != _UNDEFINED:
+            if not _has_undefined(result):
                 return result
         try:
             clone = engine.clone()
@@ -201,6 +201,17 @@ class RegoPolicyEngine(Judge):
 
 _UNDEFINED = "<undefined>"
 """What an RVM program returns for an undefined result (or a builtin error)."""
+
+
+def _has_undefined(result: Any) -> bool:
+    """Whether an RVM result is, or holds, its undefined marker: the RVM has been seen to put
+    one into a set where the interpreter (and OPA) leave the element out."""
+    if result == _UNDEFINED:
+        return True
+    if isinstance(result, Mapping):
+        reasons = result.get("reasons")
+        return isinstance(reasons, list) and _UNDEFINED in reasons
+    return False
 
 
 def _program(policy_set: PolicySet, query: str) -> bytes | None:

@@ -53,19 +53,34 @@ class OpaServerEngine(Judge):
         try:
             # Data first: modules are compiled against it on the server.
             self._check(self._client.put("/v1/data", content=json.dumps(policy_set.data)))
-            for name in sorted(policy_set.modules):
-                self._check(
-                    self._client.put(
-                        f"/v1/policies/{name}",
-                        content=policy_set.modules[name],
-                        headers={"content-type": "text/plain"},
-                    )
-                )
+            self._put_modules(policy_set.modules)
             listed = self._check(self._client.get("/v1/policies")).json().get("result", [])
             for stale in {p["id"] for p in listed} - set(policy_set.modules):
                 self._check(self._client.delete(f"/v1/policies/{stale}"))
         except httpx.HTTPError as exc:
             raise PolicyError(f"OPA at {self.url}: {type(exc).__name__}: {exc}") from None
+
+    def _put_modules(self, modules: dict[str, str]) -> None:
+        """PUT every module. OPA compiles the whole set on each PUT, so a module that uses one
+        not sent yet is refused: those are sent again after the others, until none is left or
+        a round makes no progress (then the first refusal is a real error)."""
+        pending = sorted(modules)
+        while pending:
+            refused: list[tuple[str, PolicyError]] = []
+            for name in pending:
+                try:
+                    self._check(
+                        self._client.put(
+                            f"/v1/policies/{name}",
+                            content=modules[name],
+                            headers={"content-type": "text/plain"},
+                        )
+                    )
+                except PolicyError as exc:
+                    refused.append((name, exc))
+            if len(refused) == len(pending):
+                raise refused[0][1]
+            pending = [name for name, _ in refused]
 
     def _prepare(self) -> None:
         return None
