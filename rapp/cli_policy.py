@@ -80,6 +80,7 @@ def policy_eval(
     from datetime import UTC, datetime
 
     from rapp.policy import PolicyError, RegoPolicyEngine
+    from rapp.policy.engine import rfc3339
 
     try:
         text = sys.stdin.read() if str(input_file) == "-" else input_file.read_text()
@@ -91,7 +92,7 @@ def policy_eval(
         typer.echo(f"{input_file}: expected a JSON object (a decision)", err=True)
         raise typer.Exit(1)
     document = given if "decision" in given else {"decision": given}
-    stamp = now or datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    stamp = now or rfc3339(datetime.now(UTC))
     document = {"now": stamp, **document}
     try:
         engine = RegoPolicyEngine.from_directory(directory, query=query)

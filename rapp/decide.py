@@ -18,12 +18,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
 from rapp.alarms import AlarmBook
 from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
+from rapp.decision_log import log_entries
 from rapp.domain import Action, Decision, Outcome, OutcomeState, Verdict
 from rapp.enact import Enactor
 from rapp.healing import Healer
@@ -32,7 +34,7 @@ from rapp.ml import RopForecaster, SeasonalBaselineForecaster
 from rapp.ml.live import LiveModel
 from rapp.ml.registry import Registry
 from rapp.planner import Planner, Topology
-from rapp.policy.engine import Judge
+from rapp.policy.engine import Judge, rfc3339
 from rapp.policy.gate import PolicyGate
 from rapp.policy.loader import PolicySet
 from rapp.state import CellState
@@ -133,11 +135,19 @@ class Decider:
         if not decisions:
             return []
         now = datetime.now(UTC)
-        if getattr(self.policy.engine, "in_thread", False):
+        engine = self.policy.engine
+        if getattr(engine, "in_thread", False):
             verdicts = await asyncio.to_thread(self.policy.evaluate, decisions, now=now)
         else:  # the embedded engine is bound to this thread and answers in microseconds
             verdicts = self.policy.evaluate(decisions, now=now)
-        await asyncio.to_thread(self._journal, decisions, verdicts)
+        logged = log_entries(
+            decisions,
+            verdicts,
+            now=rfc3339(now),
+            query=self.policy.query,
+            labels={"engine": type(engine).__name__},
+        )
+        await asyncio.to_thread(self._journal, decisions, verdicts, logged)
         for decision, verdict in zip(decisions, verdicts, strict=True):
             self.metrics.decisions.labels(
                 decision.action.value, "allow" if verdict.allow else "deny"
@@ -246,7 +256,10 @@ class Decider:
         if pending:
             log.info("resumed %d pending enactments", len(pending))
 
-    def _journal(self, decisions: list[Decision], verdicts: list[Verdict]) -> None:
+    def _journal(
+        self, decisions: list[Decision], verdicts: list[Verdict], logged: list[dict[str, Any]]
+    ) -> None:
+        self.journal.decision_log.record(logged)
         for decision, verdict in zip(decisions, verdicts, strict=True):
             self.journal.record_decision(decision)
             self.journal.record_verdict(verdict)

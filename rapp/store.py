@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rapp import _journal_rows as _rows
+from rapp.decision_log import DecisionLog
 from rapp.domain import Alarm, Decision, FileReady, Outcome, OutcomeState, Verdict
 from rapp.redact import redact_url
 
@@ -103,6 +104,7 @@ class Journal:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         _meta.create_all(self.engine)
+        self.decision_log = DecisionLog(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -106,6 +106,14 @@ def test_loop_enacts_and_denies_within_120s(demo):
     assert denied["outcome"]["detail"] == "; ".join(denied["verdict"]["reasons"])
 
     enacted = next(r for r in rows if state_of(r) == "enacted")
+    # Every evaluation is in the decision log, in OPA's shape, found by the decision's id.
+    [entry] = httpx.get(
+        f"http://127.0.0.1:{demo['api']}/api/v1/policies/decisions",
+        params={"decision_id": enacted["id"]},
+    ).json()
+    assert entry["result"]["allow"] is True
+    assert entry["input"]["decision"]["id"] == enacted["id"]
+    assert entry["bundles"]["rapp"]["revision"] == enacted["verdict"]["policy_revision"]
     a1pms = f"http://127.0.0.1:{demo['a1pms']}"
     assert enacted["outcome"]["a1_policy_id"] in a1_policy_ids(a1pms)
     policy = httpx.get(

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 
 from rapp.alarms import AlarmBook
 from rapp.domain import OutcomeState
+from rapp.policy.engine import rfc3339
 from rapp.policy.gate import PolicyGate
 from rapp.store import FileReadyState, Journal
 
@@ -105,6 +106,19 @@ def create_app(
         or rejected with the error while the previous set stays active)."""
         return gate.status()
 
+    @app.get("/api/v1/policies/decisions", tags=["policies"])
+    def policy_decision_log(
+        journal: Annotated[Journal, Depends(_journal)],
+        decision_id: str | None = None,
+        cell: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """The decision log, newest first, in OPA's decision-log shape (``decision_id``,
+        ``path``, ``input``, ``result`` or ``error``, ``timestamp``, the revision under
+        ``bundles``): every evaluation of the loop's decisions. ``decision_id`` is the log's
+        own id or the rApp decision's; ``cell`` a cell DN the decision named."""
+        return journal.decision_log.query(decision_id=decision_id, cell=cell, limit=limit)
+
     # On the event loop, not a worker thread: the embedded engine is bound to the thread that
     # compiled it, and an evaluation takes tens of microseconds.
     @app.post("/api/v1/policies/evaluate", tags=["policies"])
@@ -115,7 +129,7 @@ def create_app(
         """Dry run: the verdict the active set gives a decision (or a whole policy input,
         ``{"decision": ..., "now": ...}``); nothing is journalled or enacted."""
         document = body if "decision" in body else {"decision": body}
-        document = {"now": datetime.now(UTC).isoformat().replace("+00:00", "Z"), **document}
+        document = {"now": rfc3339(datetime.now(UTC)), **document}
         return gate.evaluate_input(document).to_dict()
 
     @app.get("/api/v1/alarms", tags=["alarms"])

@@ -67,7 +67,7 @@ class Judge:
     def evaluate(
         self, decisions: Sequence[Decision], *, now: datetime | None = None
     ) -> list[Verdict]:
-        stamp = _rfc3339(now or datetime.now(UTC))
+        stamp = rfc3339(now or datetime.now(UTC))
         try:
             prepared = self._prepare()
         except PolicyError as exc:
@@ -247,7 +247,8 @@ def _shape_problem(result: Any, query: str) -> str | None:
     return None
 
 
-def _rfc3339(ts: datetime) -> str:
+def rfc3339(ts: datetime) -> str:
+    """``ts`` as the policies see ``now``: RFC 3339 in UTC with a ``Z``."""
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -258,5 +259,5 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     if isinstance(value, datetime):
-        return _rfc3339(value)
+        return rfc3339(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
