@@ -25,6 +25,7 @@ import pandas as pd
 from rapp.alarms import AlarmBook
 from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
+from rapp.conflicts import resolve
 from rapp.decision_log import log_entries
 from rapp.domain import Action, Decision, Outcome, OutcomeState, Verdict
 from rapp.enact import Enactor
@@ -134,6 +135,9 @@ class Decider:
             decisions += planned
         if not decisions:
             return []
+        decisions, conflicts = resolve(decisions)
+        if conflicts:
+            await asyncio.to_thread(self._journal_conflicts, conflicts)
         now = datetime.now(UTC)
         engine = self.policy.engine
         if getattr(engine, "in_thread", False):
@@ -255,6 +259,24 @@ class Decider:
             await self.enactor.start(decision)
         if pending:
             log.info("resumed %d pending enactments", len(pending))
+
+    def _journal_conflicts(self, conflicts: list[tuple[Decision, str]]) -> None:
+        """Decisions set aside for another on the same target: journalled as denied, with
+        which one they lost to, and never judged or enacted."""
+        for decision, why in conflicts:
+            log.info(
+                "decision %s %s %s set aside: %s",
+                decision.id,
+                decision.target,
+                decision.action.value,
+                why,
+            )
+            self.metrics.decisions.labels(decision.action.value, "conflict").inc()
+            if self.journal.record_decision(decision):
+                self.journal.record_verdict(
+                    Verdict(decision.id, False, (why,), self.policy.revision)
+                )
+                self.journal.record_outcome(Outcome(decision.id, OutcomeState.DENIED, detail=why))
 
     def _journal(
         self, decisions: list[Decision], verdicts: list[Verdict], logged: list[dict[str, Any]]

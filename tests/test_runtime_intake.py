@@ -257,3 +257,25 @@ async def test_a_champion_that_reads_more_history_than_is_held_makes_the_state_h
     assert held < days * 96 + 1 == fresh.state.retention
     window = fresh.state.window("prb_util_dl", ends[-1], 3 * 96)
     np.testing.assert_allclose(window, 50.0)  # the history held before is still there
+
+
+def test_a_decision_set_aside_in_a_conflict_is_journalled_as_denied_with_why(
+    fresh: Runtime,
+) -> None:
+    from datetime import UTC, datetime
+
+    from rapp.conflicts import resolve
+    from rapp.domain import Decision
+
+    rop = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    heal = Decision.new(Action.HEAL, "nf-x", ["c1"], rop, "", "", {"kinds": ["sleeping_cell"]})
+    scale = Decision.new(Action.SCALE_OUT, "nf-x", ["c1", "c2"], rop, "5G", "10G")
+    kept, lost = resolve([scale, heal])
+    assert kept == [heal]
+    fresh.decider._journal_conflicts(lost)
+    row = fresh.journal.decision(scale.id)
+    assert row is not None
+    assert row["verdict"]["allow"] is False
+    assert row["verdict"]["reasons"] == [lost[0][1]]
+    assert row["outcome"]["state"] == "denied"
+    assert "healing comes before scaling" in row["outcome"]["detail"]
