@@ -5,12 +5,14 @@ before the gate one is kept, deterministically: healing before scaling (cells th
 must come back before the NF's capacity means anything), scale-out before scale-in (when in
 doubt, keep the service), then the decision naming more cells (the larger blast radius is the
 more urgent), then the lower id. The others are journalled as denied, saying which decision
-they lost to and why, so an operator sees every intent the loop had.
+they lost to and why, so an operator sees every intent the loop had. The same order ranks the
+decisions kept, for policies that limit how many change per ROP (``batch_context``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rapp.domain import Action, Decision
 
@@ -32,6 +34,19 @@ def resolve(decisions: Sequence[Decision]) -> tuple[list[Decision], list[tuple[D
     kept = [d for d in decisions if best[d.target] is d]
     lost = [(d, _reason(d, best[d.target])) for d in decisions if best[d.target] is not d]
     return kept, lost
+
+
+def batch_context(decisions: Sequence[Decision], *, targets_known: int) -> list[dict[str, Any]]:
+    """Per decision, where it stands in this ROP for policies that limit the blast radius:
+    ``batch.rank`` (0 is the most urgent, by the order above), ``batch.size`` and
+    ``batch.targets_known`` (the NFs the loop knows, at least those decided on)."""
+    order = sorted(range(len(decisions)), key=lambda i: _key(decisions[i]))
+    rank = {i: r for r, i in enumerate(order)}
+    known = max(targets_known, len({d.target for d in decisions}))
+    return [
+        {"batch": {"rank": rank[i], "size": len(decisions), "targets_known": known}}
+        for i in range(len(decisions))
+    ]
 
 
 def _key(d: Decision) -> tuple[int, int, str]:

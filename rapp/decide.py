@@ -25,7 +25,7 @@ import pandas as pd
 from rapp.alarms import AlarmBook
 from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
-from rapp.conflicts import resolve
+from rapp.conflicts import batch_context, resolve
 from rapp.decision_log import log_entries
 from rapp.domain import Action, Decision, Outcome, OutcomeState, Verdict
 from rapp.enact import Enactor
@@ -140,16 +140,20 @@ class Decider:
             await asyncio.to_thread(self._journal_conflicts, conflicts)
         now = datetime.now(UTC)
         engine = self.policy.engine
+        context = batch_context(decisions, targets_known=len(set(self.capacity)))
         if getattr(engine, "in_thread", False):
-            verdicts = await asyncio.to_thread(self.policy.evaluate, decisions, now=now)
+            verdicts = await asyncio.to_thread(
+                self.policy.evaluate, decisions, now=now, context=context
+            )
         else:  # the embedded engine is bound to this thread and answers in microseconds
-            verdicts = self.policy.evaluate(decisions, now=now)
+            verdicts = self.policy.evaluate(decisions, now=now, context=context)
         logged = log_entries(
             decisions,
             verdicts,
             now=rfc3339(now),
             query=self.policy.query,
             labels={"engine": type(engine).__name__},
+            context=context,
         )
         await asyncio.to_thread(self._journal, decisions, verdicts, logged)
         for decision, verdict in zip(decisions, verdicts, strict=True):

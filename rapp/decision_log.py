@@ -45,16 +45,18 @@ def log_entries(
     now: str,
     query: str,
     labels: Mapping[str, str] | None = None,
+    context: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One OPA-shaped entry per evaluation. A verdict the engine failed to give (fail closed)
     has no ``result`` and an ``error``, as OPA logs a failed query."""
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     out = []
-    for decision, verdict in zip(decisions, verdicts, strict=True):
+    extra = context if context is not None else [{}] * len(decisions)
+    for decision, verdict, more in zip(decisions, verdicts, extra, strict=True):
         entry: dict[str, Any] = {
             "decision_id": str(uuid.uuid4()),
             "path": query.removeprefix("data.").replace(".", "/"),
-            "input": {"decision": decision.to_dict(), "now": now},
+            "input": {**more, "decision": decision.to_dict(), "now": now},
             "timestamp": stamp,
             "bundles": {"rapp": {"revision": verdict.policy_revision}},
             "labels": {"app": "rapp", **(labels or {})},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rapp.conflicts import resolve
+from rapp.conflicts import batch_context, resolve
 from rapp.domain import Action, Decision
 
 ROP = datetime(2026, 11, 24, 10, 15, tzinfo=UTC)
@@ -44,3 +44,14 @@ def test_the_same_action_twice_keeps_the_larger_blast_radius_then_the_lower_id()
     assert kept == [min(later, large, key=lambda x: x.id)]
     assert why.endswith("(same action and cells: the lower id is kept)")
     assert resolve([]) == ([], [])
+
+
+def test_the_batch_context_ranks_the_most_urgent_first_and_counts_the_known_nfs():
+    out = d(Action.SCALE_OUT, "nf-a", cells=1)
+    heal = d(Action.HEAL, "du-1")
+    wide = d(Action.SCALE_OUT, "nf-b", cells=3)
+    context = batch_context([out, heal, wide], targets_known=2)
+    assert [c["batch"]["rank"] for c in context] == [2, 0, 1]
+    assert {c["batch"]["size"] for c in context} == {3}
+    assert {c["batch"]["targets_known"] for c in context} == {3}  # at least those decided on
+    assert batch_context([out], targets_known=20)[0]["batch"]["targets_known"] == 20

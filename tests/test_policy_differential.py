@@ -113,6 +113,17 @@ def _decisions(action: Action, seed: int) -> list[Decision]:
     return out
 
 
+def _batches(n: int, seed: int) -> list[dict]:
+    """Where each decision stands in its ROP (for the blast radius); none for a third."""
+    rng = np.random.default_rng(seed)
+    out: list[dict] = []
+    for _ in range(n):
+        size, known = int(rng.integers(1, 8)), int(rng.integers(1, 40))
+        batch = {"rank": int(rng.integers(0, size)), "size": size, "targets_known": known}
+        out.append({"batch": batch} if rng.random() < 0.67 else {})
+    return out
+
+
 _INSTANTS = [
     datetime(2026, 11, 24, 10, 16, tzinfo=UTC),
     datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
@@ -129,8 +140,9 @@ def test_generated_decisions_get_the_same_verdicts(
     # An ordinary day, inside the site-04 maintenance window, inside the year-end freeze.
     for k, now in enumerate(_INSTANTS):
         part = decisions[k :: len(_INSTANTS)]
-        ours += embedded.evaluate(part, now=now)
-        theirs += opa.evaluate(part, now=now)
+        context = _batches(len(part), seed=k)
+        ours += embedded.evaluate(part, now=now, context=context)
+        theirs += opa.evaluate(part, now=now, context=context)
     decisions = [d for k in range(len(_INSTANTS)) for d in decisions[k :: len(_INSTANTS)]]
     differ = [
         (d.to_dict(), a, b) for d, a, b in zip(decisions, ours, theirs, strict=True) if a != b

@@ -65,14 +65,24 @@ class Judge:
         return self._query
 
     def evaluate(
-        self, decisions: Sequence[Decision], *, now: datetime | None = None
+        self,
+        decisions: Sequence[Decision],
+        *,
+        now: datetime | None = None,
+        context: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[Verdict]:
+        """A verdict per decision. ``context``, one mapping per decision, adds to its input
+        beside ``decision`` and ``now`` (e.g. ``batch``: where it stands among this ROP's)."""
         stamp = rfc3339(now or datetime.now(UTC))
+        extra = context if context is not None else [{}] * len(decisions)
         try:
             prepared = self._prepare()
         except PolicyError as exc:
             return [self._fail(d.id, str(exc)) for d in decisions]
-        return [self._judge(prepared, decision, stamp) for decision in decisions]
+        return [
+            self._judge(prepared, decision, stamp, more)
+            for decision, more in zip(decisions, extra, strict=True)
+        ]
 
     def _prepare(self) -> Any:
         raise NotImplementedError
@@ -94,10 +104,12 @@ class Judge:
             return self._fail(decision_id, f"input is not JSON: {exc}")
         return self._judge_text(prepared, decision_id, text)
 
-    def _judge(self, prepared: Any, decision: Decision, now: str) -> Verdict:
+    def _judge(
+        self, prepared: Any, decision: Decision, now: str, more: Mapping[str, Any]
+    ) -> Verdict:
         try:
             text = json.dumps(
-                {"decision": decision.to_dict(), "now": now},
+                {**more, "decision": decision.to_dict(), "now": now},
                 allow_nan=False,
                 default=_json_default,
             )

@@ -93,9 +93,13 @@ class PolicyGate:
         return self._engine.revision
 
     def evaluate(
-        self, decisions: Sequence[Decision], *, now: datetime | None = None
+        self,
+        decisions: Sequence[Decision],
+        *,
+        now: datetime | None = None,
+        context: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[Verdict]:
-        return self._engine.evaluate(decisions, now=now)
+        return self._engine.evaluate(decisions, now=now, context=context)
 
     def evaluate_input(self, document: Mapping[str, Any]) -> Verdict:
         return self._engine.evaluate_input(document)
