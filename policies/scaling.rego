@@ -45,7 +45,20 @@ quantity(q) := units.parse(q) if {
 
 from_text := object.get(decision, "capacity_from", "<none>")
 
-to_text := object.get(decision, "capacity_to", "<none>")
+asked_text := object.get(decision, "capacity_to", "<none>")
+
+# A class with clamp_to_max: a scale-out past the maximum is allowed to the maximum instead
+# (an obligation the loop applies before enacting), and every check judges that capacity.
+clamping if {
+	action == "scale_out"
+	limits.clamp_to_max == true
+	quantity(asked_text) > max_capacity
+	from < max_capacity
+}
+
+to_text := limits.max if clamping else := asked_text
+
+obligations := [{"set": {"capacity_to": limits.max}}] if clamping else := []
 
 from := quantity(from_text)
 
@@ -213,7 +226,11 @@ deny contains msg if {
 	msg := sprintf("%s: %s is to be healed but no incident names it", [target, cell])
 }
 
-allow_reason := sprintf("%s: %s -> %s within [%s, %s] for %s", [
+allow_reason := sprintf("%s: %s -> %s (clamped from %s) within [%s, %s] for %s", [
+	target, from_text, to_text, asked_text, limits.min, limits.max, class_name,
+]) if {
+	clamping
+} else := sprintf("%s: %s -> %s within [%s, %s] for %s", [
 	target, from_text, to_text, limits.min, limits.max, class_name,
 ]) if {
 	action in scaling_actions
@@ -230,4 +247,4 @@ denials := deny | {msg | some checks in data.rapp.checks; some msg in checks.den
 
 reasons := sort(denials) if count(denials) > 0 else := [allow_reason]
 
-verdict := {"allow": count(denials) == 0, "reasons": reasons}
+verdict := {"allow": count(denials) == 0, "reasons": reasons, "obligations": obligations}

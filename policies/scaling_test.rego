@@ -238,3 +238,30 @@ test_required_evidence_as_a_plain_list_applies_to_scaling_only if {
 		with data.rapp.require_evidence as ["forecast_max"]
 	heal.allow == true
 }
+
+_clamping := {"free5gc-upf": {"min": "1G", "max": "20G", "max_step_factor": 4, "clamp_to_max": true}}
+
+test_a_class_that_clamps_allows_to_its_maximum_with_an_obligation if {
+	v := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "40G"})
+		with data.rapp.nf_classes as _clamping
+	v.allow == true
+	v.reasons == ["free5gc-upf-site-03: 10G -> 20G (clamped from 40G) within [1G, 20G] for free5gc-upf"]
+	v.obligations == [{"set": {"capacity_to": "20G"}}]
+}
+
+test_clamping_is_judged_on_the_clamped_capacity if {
+	v := scaling.verdict with input as _input({"capacity_from": "2G", "capacity_to": "40G"})
+		with data.rapp.nf_classes as _clamping
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: 2G -> 20G changes capacity by more than the maximum factor 4 for free5gc-upf"]
+}
+
+test_nothing_is_clamped_at_the_maximum_already_or_without_the_flag if {
+	at_max := scaling.verdict with input as _input({"capacity_from": "20G", "capacity_to": "40G"})
+		with data.rapp.nf_classes as _clamping
+	at_max.reasons == ["free5gc-upf-site-03: 40G exceeds the maximum 20G for free5gc-upf"]
+	at_max.obligations == []
+	off := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "40G"})
+	off.allow == false
+	off.obligations == []
+}

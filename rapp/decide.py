@@ -38,6 +38,7 @@ from rapp.planner import Planner, Topology
 from rapp.policy.engine import Judge, rfc3339
 from rapp.policy.gate import PolicyGate
 from rapp.policy.loader import PolicySet
+from rapp.policy.obligations import apply_obligations
 from rapp.state import CellState
 from rapp.store import Journal
 
@@ -155,6 +156,9 @@ class Decider:
             labels={"engine": type(engine).__name__},
             context=context,
         )
+        # What is journalled and enacted is the decision as the policy set allowed it.
+        applied = [apply_obligations(d, v) for d, v in zip(decisions, verdicts, strict=True)]
+        decisions, verdicts = [d for d, _ in applied], [v for _, v in applied]
         await asyncio.to_thread(self._journal, decisions, verdicts, logged)
         for decision, verdict in zip(decisions, verdicts, strict=True):
             self.metrics.decisions.labels(

@@ -66,6 +66,8 @@ def log_entries(
             entry["error"] = {"code": "eval_error", "message": failed[0]}
         else:
             entry["result"] = {"allow": verdict.allow, "reasons": list(verdict.reasons)}
+            if verdict.obligations:
+                entry["result"]["obligations"] = [dict(o) for o in verdict.obligations]
         out.append(entry)
     return out
 

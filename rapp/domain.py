@@ -313,14 +313,20 @@ class Verdict:
     allow: bool
     reasons: tuple[str, ...]
     policy_revision: str
+    obligations: tuple[Mapping[str, Any], ...] = ()
+    """What an allowed decision must become before it is enacted, e.g. ``{"set":
+    {"capacity_to": "20G"}}`` (clamped to the class's maximum); see ``apply_obligations``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "decision_id": self.decision_id,
             "allow": self.allow,
             "reasons": list(self.reasons),
             "policy_revision": self.policy_revision,
         }
+        if self.obligations:
+            out["obligations"] = [dict(o) for o in self.obligations]
+        return out
 
 
 class OutcomeState(StrEnum):

@@ -154,6 +154,22 @@ def test_generated_decisions_get_the_same_verdicts(
     assert not any(r.startswith("policy engine error") for v in ours for r in v.reasons)
 
 
+def test_clamping_with_obligations_is_judged_alike() -> None:
+    shipped = load_policy_set(POLICIES)
+    data = json.loads(json.dumps(shipped.data))
+    data["rapp"]["nf_classes"]["free5gc-upf"]["clamp_to_max"] = True
+    clamping = PolicySet.create(shipped.modules, data)
+    reference = OpaLibraryEngine(clamping)
+    try:
+        decisions = _decisions(Action.SCALE_OUT, seed=21)
+        ours = RegoPolicyEngine(clamping).evaluate(decisions, now=_INSTANTS[0])
+        theirs = reference.evaluate(decisions, now=_INSTANTS[0])
+    finally:
+        reference.close()
+    assert ours == theirs
+    assert any(v.obligations for v in ours)
+
+
 # -- known divergences, pinned ------------------------------------------------------------------
 
 _DIVERGENT = """package divergent

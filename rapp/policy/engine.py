@@ -134,6 +134,7 @@ class Judge:
             allow=result["allow"],
             reasons=tuple(sorted(result["reasons"])),
             policy_revision=self.revision,
+            obligations=tuple(result.get("obligations") or ()),
         )
 
     def _fail(self, decision_id: str, message: str) -> Verdict:
@@ -256,6 +257,11 @@ def _shape_problem(result: Any, query: str) -> str | None:
         return f"{query}.allow is {allow!r}, not a boolean"
     if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
         return f"{query}.reasons is {reasons!r}, not a list of strings"
+    obligations = result.get("obligations", [])
+    if not isinstance(obligations, list | tuple) or not all(
+        isinstance(o, Mapping) for o in obligations
+    ):
+        return f"{query}.obligations is {obligations!r}, not a list of objects"
     return None
 
 
