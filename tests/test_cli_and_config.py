@@ -48,12 +48,14 @@ def test_policy_test_coverage_names_the_lines_no_test_reached(tmp_path: Path):
     tests = tmp_path / "p" / "scaling_test.rego"
     # Without the unknown-action test, the rule that denies unknown actions is never reached.
     text = tests.read_text()
-    tests.write_text(text[: text.index("test_unknown_action_denied if")])
+    start = text.index("test_unknown_action_denied if")
+    tests.write_text(text[:start] + text[text.index("\n}\n", start) + 3 :])
     partial = runner.invoke(app, ["policy", "test", "--coverage", str(tmp_path / "p")])
     assert partial.exit_code == 0, partial.output
     rule = (tmp_path / "p" / "scaling.rego").read_text().splitlines()
     line = next(i for i, t in enumerate(rule, 1) if "unknown action %v" in t)
-    assert f"not reached: {line - 2}, {line}" in partial.output  # the condition and the message
+    # The condition and the message, and nothing else.
+    assert f"not reached: {line - 2}, {line}\n" in partial.output
 
 
 def test_policy_eval_prints_the_verdict_and_exits_2_on_deny(tmp_path: Path):
