@@ -37,14 +37,18 @@ from tests.test_policy_differential import _decisions  # noqa: E402  (the shared
 NOW = datetime(2026, 11, 24, 10, 16, tzinfo=UTC)
 
 
-def per_decision(engine: PolicyEngine, decisions: Sequence[Decision]) -> np.ndarray:
-    """Seconds per decision, each judged alone (the loop's usual case: a few per ROP)."""
-    out = np.empty(len(decisions))
+def per_decision(
+    engine: PolicyEngine, decisions: Sequence[Decision]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds per decision, each judged alone (the loop's usual case: a few per ROP), and
+    whether each was allowed (an allow costs the embedded engine more: see engine.py)."""
+    out, allowed = np.empty(len(decisions)), np.empty(len(decisions), dtype=bool)
     for i, d in enumerate(decisions):
         start = time.perf_counter()
-        engine.evaluate([d], now=NOW)
+        [verdict] = engine.evaluate([d], now=NOW)
         out[i] = time.perf_counter() - start
-    return out
+        allowed[i] = verdict.allow
+    return out, allowed
 
 
 def batch(engine: PolicyEngine, decisions: Sequence[Decision], repeat: int) -> float:
@@ -99,16 +103,23 @@ def main() -> None:
             f"{len(decisions)} decisions, policy set {policy_set.revision}, "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         )
-        print(f"  {'backend':30} {'p50 us':>9} {'p99 us':>9} {'1000 in one call ms':>20}")
+        print(
+            f"  {'backend':30} {'p50 us':>9} {'p99 us':>9} {'1000 in one call ms':>20}"
+            f" {'p50 allowed':>12} {'p50 denied':>11}"
+        )
         figures = {}
         for name, make in backends.items():
             engine = make()
             engine.evaluate(decisions[:50], now=NOW)  # warm: compile, connections
-            single = per_decision(engine, decisions)
+            single, allowed = per_decision(engine, decisions)
             whole = batch(engine, decisions, args.repeat) * 1000 / len(decisions)
             p50, p99 = np.percentile(single, [50, 99])
             figures[name] = (p50, whole)
-            print(f"  {name:30} {p50 * 1e6:9.1f} {p99 * 1e6:9.1f} {whole * 1e3:20.1f}")
+            print(
+                f"  {name:30} {p50 * 1e6:9.1f} {p99 * 1e6:9.1f} {whole * 1e3:20.1f}"
+                f" {np.median(single[allowed]) * 1e6:12.1f}"
+                f" {np.median(single[~allowed]) * 1e6:11.1f}"
+            )
             if hasattr(engine, "close"):
                 engine.close()
     finally:
@@ -117,6 +128,7 @@ def main() -> None:
     p50, whole = figures["embedded (regorus)"]
     ref_p50, _ = figures["reference (OPA Go library)"]
     rest_p50, _ = figures["OPA server (REST, 127.0.0.1)"]
+    print(f"  {int(allowed.sum())} of {len(decisions)} decisions allowed")
     print(f"  target: embedded p50 <= 100 us: {p50 * 1e6:.1f} us ({_met(p50 <= 100e-6)})")
     print(f"  target: 1000 decisions <= 100 ms: {whole * 1e3:.1f} ms ({_met(whole <= 0.1)})")
     print(

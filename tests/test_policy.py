@@ -393,3 +393,26 @@ def test_runner_stops_on_a_broken_policy(policies: Path) -> None:
 
     with pytest.raises(PolicyError, match=r"^scaling_test\.rego:\d+:\d+: "):
         run_policy_tests(policies)
+
+
+def test_a_builtin_error_in_a_deny_rule_denies_even_where_the_fast_path_would_allow(
+    engine: RegoPolicyEngine,
+) -> None:
+    """The RVM reads a builtin error as undefined, so the deny rule that hit it vanishes and
+    its answer is allow; the gate takes only denials from it and confirms an allow on the
+    interpreter, which fails closed."""
+    document = {
+        "now": "2026-11-24T10:00:00Z",
+        "decision": {
+            "action": "scale_out",
+            "target": "free5gc-upf-site-03",
+            "cells": ["c"],
+            "capacity_from": "5G",
+            "capacity_to": "10G",
+            "evidence": [1],  # not an object: object.get fails on it
+        },
+    }
+    verdict = engine.evaluate_input(document)
+    assert not verdict.allow
+    assert verdict.reasons[0].startswith("policy engine error: scaling.rego:")
+    assert "object.get" in verdict.reasons[0]
