@@ -17,6 +17,18 @@ limit := max([
 ])
 
 deny contains msg if {
+	batch
+	not _well_formed
+	msg := sprintf("%s: input.batch %v is malformed (rank, size and targets_known numbers)", [target, batch])
+}
+
+_well_formed if {
+	is_number(batch.rank)
+	is_number(batch.size)
+	is_number(batch.targets_known)
+}
+
+deny contains msg if {
 	is_number(batch.rank)
 	batch.rank >= limit
 	msg := sprintf("%s: blast radius: decision %d of %d in this ROP, at most %d (%v%% of %d NFs)", [

@@ -29,3 +29,9 @@ test_without_a_batch_nothing_is_checked if {
 	v := scaling.verdict with input as _input({})
 	v.allow == true
 }
+
+test_a_malformed_batch_denies if {
+	v := scaling.verdict with input as object.union(_input({}), {"batch": {"rank": 0}})
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: input.batch {\"rank\": 0} is malformed (rank, size and targets_known numbers)"]
+}

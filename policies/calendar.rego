@@ -24,6 +24,24 @@ deny contains msg if {
 	])
 }
 
+# An entry the rules cannot read is a denial, not a freeze that silently does not apply.
+deny contains msg if {
+	some entry in calendar
+	not _well_formed(entry)
+	msg := sprintf("%s: calendar entry %v is malformed (start and end RFC 3339, targets a list)", [
+		target, entry,
+	])
+}
+
+_well_formed(entry) if {
+	is_string(entry.start)
+	is_string(entry.end)
+	regex.match(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$`, entry.start)
+	regex.match(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$`, entry.end)
+	is_array(entry.targets)
+	is_array(object.get(entry, "actions", []))
+}
+
 deny contains msg if {
 	calendar != []
 	not now_ns
@@ -31,6 +49,7 @@ deny contains msg if {
 }
 
 _covers(entry) if {
+	_well_formed(entry)
 	time.parse_rfc3339_ns(entry.start) <= now_ns
 	now_ns < time.parse_rfc3339_ns(entry.end)
 	_names_target(entry)

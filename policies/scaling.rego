@@ -198,8 +198,17 @@ deny contains msg if {
 deny contains msg if {
 	action == "heal"
 	class_name
-	not limits.max_heal_cells
-	msg := sprintf("%s: class %s sets no max_heal_cells, so it cannot be healed", [target, class_name])
+	not is_number(object.get(limits, "max_heal_cells", null))
+	msg := sprintf("%s: class %s sets no max_heal_cells number, so it cannot be healed", [
+		target, class_name,
+	])
+}
+
+deny contains msg if {
+	action == "heal"
+	some i in heal_incidents
+	not is_string(object.get(i, "kind", null))
+	msg := sprintf("%s: an incident names no kind: %v", [target, i])
 }
 
 deny contains msg if {

@@ -187,7 +187,7 @@ test_heal_needs_its_evidence if {
 test_heal_of_a_class_without_a_heal_limit_denied if {
 	v := scaling.verdict with input as _heal_input({"target": "free5gc-upf-site-03"})
 	v.allow == false
-	v.reasons == ["free5gc-upf-site-03: class free5gc-upf sets no max_heal_cells, so it cannot be healed"]
+	v.reasons == ["free5gc-upf-site-03: class free5gc-upf sets no max_heal_cells number, so it cannot be healed"]
 }
 
 test_scale_of_a_class_without_bounds_denied if {
@@ -264,4 +264,17 @@ test_nothing_is_clamped_at_the_maximum_already_or_without_the_flag if {
 	off := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "40G"})
 	off.allow == false
 	off.obligations == []
+}
+
+test_heal_whose_incident_names_no_kind_denied if {
+	incidents := [{"cell": _heal.cells[0]}]
+	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"incidents": incidents})})
+	v.allow == false
+	v.reasons == [sprintf("du-gnb-0003: an incident names no kind: %v", [incidents[0]])]
+}
+
+test_heal_limit_given_as_text_denied if {
+	v := scaling.verdict with input as _heal_input({}) with data.rapp.nf_classes.du as {"max_heal_cells": "2"}
+	v.allow == false
+	v.reasons == ["du-gnb-0003: class du sets no max_heal_cells number, so it cannot be healed"]
 }

@@ -254,3 +254,17 @@ def test_regorus_loses_partial_set_contributions_over_modules_under_with_in_a_ru
         )
     )
     assert engine.eval_rule("data.rapp.scaling.deny") == expected
+
+
+def test_not_of_a_builtin_on_an_undefined_reference_is_true_in_regorus_undefined_in_opa() -> None:
+    # Shipped policies give such calls a default first: is_number(object.get(x, "k", null)).
+    source = "package d\nimport rego.v1\nlimits := data.conf.a\nflag if not is_number(limits.k)\n"
+    policy_set = PolicySet.create({"d.rego": source}, {"conf": {"a": {"x": 1}}})
+    engine = regorus.Engine()
+    engine.add_data_json(json.dumps(policy_set.data))
+    engine.add_policy("d.rego", source)
+    reference = OpaLibraryEngine(policy_set)
+    try:
+        assert (engine.eval_rule("data.d.flag"), reference.eval_rule("data.d.flag")) == (True, None)
+    finally:
+        reference.close()

@@ -4,6 +4,8 @@ evaluates with the real OPA library (``simulators.opa``)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from rapp.domain import Action
 from rapp.policy import PolicyError, PolicySet, RegoPolicyEngine, load_policy_set
@@ -72,9 +74,11 @@ def test_an_unreachable_or_slow_server_is_a_denial_that_says_so() -> None:
     assert "ConnectError" in verdict.reasons[0]
 
     slow = FastAPI()
+    asked: list[str] = []
 
     @slow.post("/v1/data/{path:path}")
-    async def answer_late(path: str) -> dict:
+    async def answer_late(path: str, request: Request) -> dict:
+        asked.append(request.url.query)
         await asyncio.sleep(0.5)
         return {}
 
@@ -85,6 +89,7 @@ def test_an_unreachable_or_slow_server_is_a_denial_that_says_so() -> None:
     assert verdict.reasons == (
         f"policy engine error: {late.query}: OPA at {url} did not answer within 0.1s",
     )
+    assert asked == ["strict-builtin-errors"]  # an error must be an error, not undefined
 
 
 def test_the_gate_pushes_only_a_set_that_passed_its_tests_to_the_sidecar(
@@ -102,4 +107,33 @@ def test_the_gate_pushes_only_a_set_that_passed_its_tests_to_the_sidecar(
     [verdict] = gate.evaluate(_decisions(Action.SCALE_OUT, seed=5)[:1], now=NOW)
     assert verdict.policy_revision == gate.revision
     assert not any(r.startswith("policy engine error") for r in verdict.reasons)
+    gate.engine.close()
+
+
+def test_a_candidate_the_sidecar_refuses_halfway_is_pushed_back_out(
+    opa: str, tmp_path: Path
+) -> None:
+    """regorus takes the candidate (its tests pass), OPA's type checker refuses one module
+    after the candidate's data went in: the gate pushes the active set back, so the sidecar
+    does not judge with the rejected data."""
+    live = tmp_path / "policies"
+    shutil.copytree(POLICIES, live)
+    gate = PolicyGate(live, engine=lambda ps: OpaServerEngine(ps, url=opa))
+    data = json.loads((live / "data.json").read_text())
+    data["rapp"]["protected_targets"]["free5gc-upf-site-05"] = "new"
+    (live / "data.json").write_text(json.dumps(data))
+    (live / "zz_extra.rego").write_text('package zz\nimport rego.v1\nx := 1 + "a"\n')
+    result = gate.reload()
+    assert result is not None
+    assert not result.accepted, result
+    [decision] = _decisions(Action.SCALE_OUT, seed=5)[:1]
+    site05 = dataclasses.replace(
+        decision,
+        target="free5gc-upf-site-05",
+        capacity_from="5G",
+        capacity_to="10G",
+        evidence={"forecast_max": 91.0},
+    )
+    [verdict] = gate.evaluate([site05], now=NOW)
+    assert not any("protected: new" in r for r in verdict.reasons), verdict
     gate.engine.close()

@@ -79,7 +79,8 @@ class PolicyGate:
             failed = ", ".join(f"{r.package}.{r.name}" for r in report.failures)
             raise PolicyError(f"{self.source}: policy tests fail ({report.summary()}): {failed}")
         self._engine = self._make_engine(policy_set)
-        self._seen = self._revision_on_disk()
+        # What was loaded, not what is on disk now: an edit made meanwhile is still to come.
+        self._seen = policy_set.revision if not self.source.is_file() else self._revision_on_disk()
         self.last_reload = Reload(
             str(self.source), True, policy_set.revision, tests=report.summary()
         )
@@ -143,11 +144,17 @@ class PolicyGate:
         try:
             engine = self._make_engine(candidate)
         except PolicyError as exc:
+            restore = getattr(self._engine, "restore", None)
+            if restore is not None:  # a sidecar may hold part of the candidate now
+                try:
+                    restore()
+                except PolicyError as again:
+                    log.error("the active set could not be pushed back: %s", again)
             return self._record(Reload(source, False, candidate.revision, error=str(exc)))
         with self._lock:
-            old, self._engine = self._engine, engine
-        if old is not engine and hasattr(old, "close"):
-            old.close()
+            self._engine = engine
+        # The old engine is not closed here: an evaluation may still be using it in a thread;
+        # it goes with its last reference.
         return self._record(Reload(source, True, candidate.revision, tests=report.summary()))
 
     def status(self) -> dict[str, Any]:

@@ -26,6 +26,9 @@ def apply_obligations(decision: Decision, verdict: Verdict) -> tuple[Decision, V
     why, when an obligation cannot be applied)."""
     if not verdict.allow or not verdict.obligations:
         return decision, verdict
+    if not decision.action.scales:
+        reason = f"{decision.target}: obligations {list(verdict.obligations)} on a heal"
+        return decision, dataclasses.replace(verdict, allow=False, reasons=(reason,))
     changes: dict[str, Any] = {}
     for obligation in verdict.obligations:
         problem = _problem(obligation)
@@ -47,10 +50,10 @@ def _problem(obligation: Mapping[str, Any]) -> str | None:
     unknown = set(obligation["set"]) - SETTABLE
     if unknown:
         return f"fields {sorted(unknown)} cannot be set (settable: {sorted(SETTABLE)})"
-    value = obligation["set"].get("capacity_to")
-    if value is not None:
+    if "capacity_to" in obligation["set"]:
+        value = obligation["set"]["capacity_to"]
         try:
-            parse_quantity(str(value))
+            parse_quantity(value if isinstance(value, str) else "")
         except ValueError:
             return f"capacity_to {value!r} is not a Kubernetes quantity"
     return None

@@ -38,7 +38,11 @@ class OpaServerEngine(Judge):
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self._client = httpx.Client(base_url=self.url, timeout=timeout_s)
-        self._path = "/v1/data/" + query.removeprefix("data.").replace(".", "/")
+        # Strict: a builtin error is an error (a denial here), not an undefined expression
+        # that would quietly skip the deny rule it happened in.
+        self._path = (
+            "/v1/data/" + query.removeprefix("data.").replace(".", "/") + "?strict-builtin-errors"
+        )
         if push:
             try:
                 self._push(policy_set)
@@ -48,6 +52,11 @@ class OpaServerEngine(Judge):
 
     def close(self) -> None:
         self._client.close()
+
+    def restore(self) -> None:
+        """Push this engine's set again: after a candidate's push failed halfway, the server
+        must not be left judging with part of the candidate."""
+        self._push(self._policy_set)
 
     def _push(self, policy_set: PolicySet) -> None:
         try:

@@ -7,9 +7,12 @@
     PUT    /v1/data[/{path}]           a JSON document; 204
     POST   /v1/data/{path}             {"input": ...} -> {"result": ...}, or {} when undefined
 
-Every change builds a fresh engine with every module and the data, so what is served is always
-one consistent set, as OPA's own store transactions make it. Errors use OPA's shape:
-``{"code": "invalid_parameter" | "internal_error" | "resource_not_found", "message": ...}``.
+Every change builds a fresh engine with every module and the data, so each request sees one
+consistent store, as OPA's own store transactions make it (a client pushing several modules
+one by one passes through intermediate sets, as it would with OPA). Builtin errors are always
+strict here (OPA does that with ``?strict-builtin-errors``, which the rApp sends). Errors use
+OPA's shape: ``{"code": "invalid_parameter" | "internal_error" | "resource_not_found",
+"message": ...}``.
 """
 
 from __future__ import annotations
