@@ -9,6 +9,7 @@ read both; it is kept in the journal's database, indexed by the rApp's decision 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -72,6 +73,18 @@ def log_entries(
     return out
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as null: the log is read as standard JSON (an API
+    response, a log shipper), and a decision the engine refused for them must still be kept."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 class DecisionLog:
     """Entries in the journal's database; safe to call from any thread."""
 
@@ -88,7 +101,7 @@ class DecisionLog:
                     "id": entry["decision_id"],
                     "rapp_decision": str(decision.get("id", "")),
                     "timestamp": datetime.fromisoformat(entry["timestamp"]),
-                    "body": json.dumps(entry, separators=(",", ":")),
+                    "body": json.dumps(_finite(entry), separators=(",", ":"), allow_nan=False),
                 }
             )
             cells += [

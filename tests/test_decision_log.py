@@ -101,6 +101,8 @@ def test_the_journal_finds_entries_by_decision_and_by_cell(journal: Journal) -> 
     assert journal.decision_log.query(cell=CELL) == [allowed]
     assert journal.decision_log.query(cell="nowhere") == []
     assert len(journal.decision_log.query()) == 3
+    [failed] = journal.decision_log.query(decision_id=entries[2]["decision_id"])
+    assert failed["input"]["decision"]["evidence"]["forecast_max"] is None  # NaN kept as null
     assert len(journal.decision_log.query(limit=2)) == 2
     journal.decision_log.record([])  # nothing to write is not an error
 

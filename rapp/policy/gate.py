@@ -129,8 +129,13 @@ class PolicyGate:
         except PolicyError as exc:
             return self._record(Reload(source, False, candidate.revision, error=str(exc)))
         if not report.ok:
+            # One line per distinct error: a broken rule fails every test the same way.
+            by_error: dict[str, list[str]] = {}
+            for r in report.failures:
+                by_error.setdefault(r.error or "failed", []).append(f"{r.package}.{r.name}")
             failed = "; ".join(
-                f"{r.package}.{r.name}: {r.error or 'failed'}" for r in report.failures
+                f"{names[0]}{f' and {len(names) - 1} more' if len(names) > 1 else ''}: {error}"
+                for error, names in by_error.items()
             )
             return self._record(
                 Reload(
