@@ -141,13 +141,7 @@ class Decider:
             await asyncio.to_thread(self._journal_conflicts, conflicts)
         now = datetime.now(UTC)
         engine = self.policy.engine
-        context = batch_context(decisions, targets_known=len(set(self.capacity)))
-        if getattr(engine, "in_thread", False):
-            verdicts = await asyncio.to_thread(
-                self.policy.evaluate, decisions, now=now, context=context
-            )
-        else:  # the embedded engine is bound to this thread and answers in microseconds
-            verdicts = self.policy.evaluate(decisions, now=now, context=context)
+        verdicts, context = await self.judge(decisions, now)
         logged = log_entries(
             decisions,
             verdicts,
@@ -178,6 +172,35 @@ class Decider:
             elif decision.action is Action.HEAL and self.healer is not None:
                 self.healer.forget(decision)
         return decisions
+
+    async def judge(
+        self, decisions: list[Decision], now: datetime
+    ) -> tuple[list[Verdict], list[dict[str, Any]]]:
+        """Verdicts, and the extra input each final one was given. Judged twice: first each
+        on its own, then only the allowed ones, each told where it stands among them
+        (``input.batch``), so a decision the set refuses anyway never takes a place that the
+        blast radius counts."""
+        verdicts = await self._evaluate(decisions, now, [{}] * len(decisions))
+        context: list[dict[str, Any]] = [{} for _ in decisions]
+        allowed = [i for i, v in enumerate(verdicts) if v.allow]
+        if allowed:
+            ranked = batch_context(
+                [decisions[i] for i in allowed], targets_known=len(set(self.capacity))
+            )
+            again = await self._evaluate([decisions[i] for i in allowed], now, ranked)
+            for i, more, verdict in zip(allowed, ranked, again, strict=True):
+                context[i], verdicts[i] = more, verdict
+        return verdicts, context
+
+    async def _evaluate(
+        self, decisions: list[Decision], now: datetime, context: list[dict[str, Any]]
+    ) -> list[Verdict]:
+        if getattr(self.policy.engine, "in_thread", False):  # a sidecar: HTTP round trips
+            return await asyncio.to_thread(
+                self.policy.evaluate, decisions, now=now, context=context
+            )
+        # The embedded engine is bound to this thread and answers in microseconds.
+        return self.policy.evaluate(decisions, now=now, context=context)
 
     async def _heal(self, state: CellState, rop: pd.Timestamp) -> list[Decision]:
         """The incidents open at ``rop`` (for the API and metrics) and the heal decisions."""

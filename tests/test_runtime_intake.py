@@ -279,3 +279,43 @@ def test_a_decision_set_aside_in_a_conflict_is_journalled_as_denied_with_why(
     assert row["verdict"]["reasons"] == [lost[0][1]]
     assert row["outcome"]["state"] == "denied"
     assert "healing comes before scaling" in row["outcome"]["detail"]
+
+
+async def test_a_decision_the_policies_deny_takes_no_place_in_the_blast_radius(
+    fresh: Runtime,
+) -> None:
+    """Three decisions, a network of two NFs (one change per ROP): the protected site-07
+    names the most cells, so it would rank first; it is denied on its own, and the first
+    allowed decision keeps the one place."""
+    from datetime import UTC, datetime
+
+    from rapp.domain import Decision
+
+    rop = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    evidence = {"forecast_max": 91.0, "median_max": 85.0, "quantile": 0.9}
+
+    def out(target: str, cells: int) -> Decision:
+        names = [f"c{i}" for i in range(cells)]
+        return Decision.new(Action.SCALE_OUT, target, names, rop, "5G", "10G", evidence)
+
+    protected, first, second = (
+        out("free5gc-upf-site-07", 9),
+        out("free5gc-upf-site-01", 3),
+        out("free5gc-upf-site-02", 1),
+    )
+    fresh.decider.capacity = {"free5gc-upf-site-01": "5G", "free5gc-upf-site-02": "5G"}
+    try:
+        verdicts, context = await fresh.decider.judge(
+            [protected, first, second], END.to_pydatetime()
+        )
+    finally:
+        fresh.decider.capacity = {}
+    assert [v.allow for v in verdicts] == [False, True, False]
+    assert verdicts[0].reasons == (
+        "free5gc-upf-site-07: protected: site-07 is under change freeze for the stadium event",
+    )
+    assert context[0] == {}  # judged on its own only
+    assert context[1]["batch"] == {"rank": 0, "size": 2, "targets_known": 2}
+    assert verdicts[2].reasons == (
+        "free5gc-upf-site-02: blast radius: decision 2 of 2 in this ROP, at most 1 (25% of 2 NFs)",
+    )
