@@ -294,6 +294,11 @@ class EnactSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    keys: dict[str, str] = Field(default_factory=dict)
+    """API key -> role (``viewer``, ``operator``), e.g. from a Secret as
+    ``RAPP_API__KEYS='{"<key>": "operator"}'``. Sent as ``Authorization: Bearer <key>``; what
+    each role may do is the policy set's ``data.rapp.api.allow``. Without keys the API is open
+    for reading (bind it to a trusted network) and the policy set cannot be replaced over it."""
 
 
 class Settings(BaseSettings):

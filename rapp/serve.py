@@ -40,6 +40,7 @@ async def serve(settings: Settings) -> None:
         },
         anomalies=lambda: [i.to_dict() for i in runtime.decider.watch.incidents],
         policies=runtime.decider.policy,
+        api_keys=settings.api.keys,
     )
     server = uvicorn.Server(
         uvicorn.Config(

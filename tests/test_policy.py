@@ -84,7 +84,7 @@ def test_shipped_rego_tests_all_pass() -> None:
     assert report.failures == ()
     assert report.passed == len(declared) == len(report.results)
     assert {r.name for r in report.results} == declared
-    assert {r.package for r in report.results} == {"rapp.scaling_test"}
+    assert {r.package for r in report.results} == {"rapp.scaling_test", "rapp.api_test"}
     assert report.summary() == f"{len(declared)} passed, 0 failed"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -13,8 +14,10 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 
 from rapp.alarms import AlarmBook
 from rapp.domain import OutcomeState
+from rapp.policy.bundle import read_bundle
 from rapp.policy.engine import rfc3339
 from rapp.policy.gate import PolicyGate
+from rapp.policy.loader import PolicyError, PolicySet, check_policy_set
 from rapp.store import FileReadyState, Journal
 
 Readiness = Callable[[], Mapping[str, bool]]
@@ -30,12 +33,14 @@ def create_app(
     models: Callable[[], Mapping[str, Any]] | None = None,
     anomalies: Callable[[], list[dict[str, Any]]] | None = None,
     policies: PolicyGate | None = None,
+    api_keys: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The API over ``journal``; ``readiness`` names each dependency and whether it is up;
     ``metrics`` is served on ``/metrics`` in the Prometheus text format; ``ves`` is the VES
     event listener's router; ``alarms`` the active FM alarms; ``models`` what the loop's
     models are doing (serving version, shadow, errors, input drift); ``anomalies`` the incidents
-    open at the latest decided ROP; ``policies`` the gate judging decisions."""
+    open at the latest decided ROP; ``policies`` the gate judging decisions; ``api_keys``
+    (key -> role) turn on authorization of ``/api/v1`` by the policy set's ``rapp.api``."""
     app = FastAPI(
         title="rapp",
         summary="O-RAN rApp: forecast- and anomaly-driven, Rego-gated decisions over A1 and Nephio",
@@ -47,8 +52,33 @@ def create_app(
     app.state.models = models or dict
     app.state.anomalies = anomalies or list
     app.state.policies = policies
+    app.state.api_keys = dict(api_keys or {})
     if metrics is not None:
         app.mount("/metrics", make_asgi_app(registry=metrics))
+
+    @app.middleware("http")
+    async def authorize(request: Request, call_next: Any) -> Any:
+        """With API keys configured, every ``/api/v1`` call needs a known key, and what its
+        role may do is the policy set's to say; health, metrics and the VES listener are not
+        behind it (probes, Prometheus and the VES sender have their own arrangements)."""
+        keys, gate = request.app.state.api_keys, request.app.state.policies
+        if not keys or not request.url.path.startswith("/api/v1"):
+            return await call_next(request)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        role = keys.get(token) if scheme.lower() == "bearer" else None
+        if role is None:
+            return JSONResponse(
+                {"detail": "an API key is needed: Authorization: Bearer <key>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if gate is None or not gate.allows(request.method, request.url.path, role):
+            return JSONResponse(
+                {"detail": f"role {role} may not {request.method} {request.url.path}"},
+                status_code=403,
+            )
+        return await call_next(request)
+
     if ves is not None:
         app.include_router(ves)
 
@@ -120,6 +150,25 @@ def create_app(
         own id or the rApp decision's; ``cell`` a cell DN the decision named."""
         return journal.decision_log.query(decision_id=decision_id, cell=cell, limit=limit)
 
+    @app.put("/api/v1/policies", tags=["policies"])
+    async def replace_policies(
+        request: Request, gate: Annotated[PolicyGate, Depends(_policies)]
+    ) -> JSONResponse:
+        """Replace the policy set (operators): an OPA bundle (``application/gzip``) or
+        ``{"files": {"name.rego": "...", "data.json": {...}}}``. Validated like a reload: it
+        must compile and pass its own tests, or it is rejected (422, with the error) and the
+        active set stays. An edit of the policy directory later takes over again."""
+        if not request.app.state.api_keys:
+            raise HTTPException(403, "configure api.keys to replace policies over the API")
+        raw = await request.body()
+        try:
+            candidate = _candidate(raw, request.headers.get("content-type", ""))
+        except PolicyError as exc:
+            result = gate.record_rejection("api", str(exc))
+            return JSONResponse(result.to_dict(), status_code=422)
+        result = await gate.areplace(candidate, source="api")
+        return JSONResponse(result.to_dict(), status_code=200 if result.accepted else 422)
+
     @app.post("/api/v1/policies/evaluate", tags=["policies"])
     async def policy_evaluate(
         gate: Annotated[PolicyGate, Depends(_policies)],
@@ -154,6 +203,31 @@ def create_app(
 
 def _journal(request: Request) -> Journal:
     return request.app.state.journal
+
+
+def _candidate(raw: bytes, content_type: str) -> PolicySet:
+    """A policy set from a PUT body: a bundle's bytes, or files as JSON."""
+    if "json" not in content_type:
+        return read_bundle(raw, name="uploaded bundle")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"body is not JSON: {exc}") from None
+    files = body.get("files") if isinstance(body, dict) else None
+    if not isinstance(files, dict) or not files:
+        raise PolicyError('body must be {"files": {"name.rego": "...", "data.json": {...}}}')
+    data = files.get("data.json", {})
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise PolicyError(exc.msg, file="data.json", line=exc.lineno, col=exc.colno) from None
+    modules = {n: t for n, t in files.items() if n.endswith(".rego") and isinstance(t, str)}
+    if not modules or not isinstance(data, dict):
+        raise PolicyError("no .rego files, or data.json is not an object")
+    policy_set = PolicySet.create(modules, data)
+    check_policy_set(policy_set)
+    return policy_set
 
 
 def _policies(request: Request) -> PolicyGate:

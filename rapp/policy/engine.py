@@ -164,14 +164,27 @@ class RegoPolicyEngine(Judge):
     def __init__(self, policy_set: PolicySet, *, query: str = DEFAULT_QUERY) -> None:
         super().__init__(policy_set, query=query)
         self._local = threading.local()
-        # Compile now so a broken set fails at start-up, not at the first decision.
-        self._local.engine = compile_engine(policy_set)
+        # Compiled now so a broken set fails at start-up, not at the first decision; not kept,
+        # because this may be a worker thread (a reload), and a regorus engine must be
+        # dropped on the thread that made it. Each thread that judges compiles its own.
+        compile_engine(policy_set)
         self._program = _program(policy_set, query)
         self._data = json.dumps(policy_set.data)
 
     @classmethod
     def from_directory(cls, directory: Path, **kw: Any) -> RegoPolicyEngine:
         return cls(load_policy_set(directory), **kw)
+
+    def eval_rule(self, rule: str, document: Mapping[str, Any]) -> Any:
+        """The value of ``rule`` for ``document`` on the interpreter (None when undefined);
+        for queries other than the verdict, e.g. the API's authorization."""
+        engine, _ = self._prepare()
+        clone = engine.clone()
+        try:
+            clone.set_input_json(json.dumps(document))
+            return clone.eval_rule(rule)
+        except Exception as exc:
+            raise PolicyError.from_engine(exc) from None
 
     @property
     def compiled(self) -> bool:

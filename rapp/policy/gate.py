@@ -79,6 +79,7 @@ class PolicyGate:
             failed = ", ".join(f"{r.package}.{r.name}" for r in report.failures)
             raise PolicyError(f"{self.source}: policy tests fail ({report.summary()}): {failed}")
         self._engine = self._make_engine(policy_set)
+        self._embedded = self._own_engine(policy_set, self._engine)
         # What was loaded, not what is on disk now: an edit made meanwhile is still to come.
         self._seen = policy_set.revision if not self.source.is_file() else self._revision_on_disk()
         self.last_reload = Reload(
@@ -107,6 +108,31 @@ class PolicyGate:
 
     def reload(self) -> Reload | None:
         """Look at the source; try a changed set (None when nothing changed since last look)."""
+        found = self._look()
+        if found is None or isinstance(found, Reload):
+            return found
+        return self.replace(found, source=str(self.source))
+
+    async def areload(self) -> Reload | None:
+        """``reload`` for the event loop: reading, testing and pushing in a worker thread, the
+        swap on the loop (see ``areplace``)."""
+        found = await asyncio.to_thread(self._look)
+        if found is None or isinstance(found, Reload):
+            return found
+        return await self.areplace(found, source=str(self.source))
+
+    def replace(self, candidate: PolicySet, *, source: str) -> Reload:
+        """Make ``candidate`` the active set if it compiles and passes its tests."""
+        return self._install(self._prove(candidate, source), candidate, source)
+
+    async def areplace(self, candidate: PolicySet, *, source: str) -> Reload:
+        """``replace`` for the event loop. The swap happens on the loop, the thread that
+        judges: the engines the old set compiled there are let go on the thread that made
+        them, as regorus requires."""
+        proven = await asyncio.to_thread(self._prove, candidate, source)
+        return self._install(proven, candidate, source)
+
+    def _look(self) -> PolicySet | Reload | None:
         try:
             revision = self._revision_on_disk()
         except PolicyError as exc:
@@ -115,19 +141,20 @@ class PolicyGate:
             return None
         self._seen = revision
         try:
-            candidate = self._read()
+            return self._read()
         except PolicyError as exc:
             return self._record(Reload(str(self.source), False, error=str(exc)))
-        return self.replace(candidate, source=str(self.source))
 
-    def replace(self, candidate: PolicySet, *, source: str) -> Reload:
-        """Make ``candidate`` the active set if it compiles and passes its tests."""
+    def _prove(
+        self, candidate: PolicySet, source: str
+    ) -> tuple[Judge, RegoPolicyEngine, str] | Reload:
+        """The candidate's engines and test summary, or its rejection (not yet recorded)."""
         try:
             # Tested on the embedded engine before any backend sees it: an OPA sidecar must
             # not be handed a set that has not proven itself.
             report = run_policy_set_tests(candidate)
         except PolicyError as exc:
-            return self._record(Reload(source, False, candidate.revision, error=str(exc)))
+            return Reload(source, False, candidate.revision, error=str(exc))
         if not report.ok:
             # One line per distinct error: a broken rule fails every test the same way.
             by_error: dict[str, list[str]] = {}
@@ -137,14 +164,12 @@ class PolicyGate:
                 f"{names[0]}{f' and {len(names) - 1} more' if len(names) > 1 else ''}: {error}"
                 for error, names in by_error.items()
             )
-            return self._record(
-                Reload(
-                    source,
-                    False,
-                    candidate.revision,
-                    error=f"policy tests fail: {failed}",
-                    tests=report.summary(),
-                )
+            return Reload(
+                source,
+                False,
+                candidate.revision,
+                error=f"policy tests fail: {failed}",
+                tests=report.summary(),
             )
         try:
             engine = self._make_engine(candidate)
@@ -155,12 +180,44 @@ class PolicyGate:
                     restore()
                 except PolicyError as again:
                     log.error("the active set could not be pushed back: %s", again)
-            return self._record(Reload(source, False, candidate.revision, error=str(exc)))
+            return Reload(source, False, candidate.revision, error=str(exc))
+        return engine, self._own_engine(candidate, engine), report.summary()
+
+    def _install(
+        self,
+        proven: tuple[Judge, RegoPolicyEngine, str] | Reload,
+        candidate: PolicySet,
+        source: str,
+    ) -> Reload:
+        if isinstance(proven, Reload):
+            return self._record(proven)
+        engine, embedded, tests = proven
         with self._lock:
-            self._engine = engine
+            self._engine, self._embedded = engine, embedded
         # The old engine is not closed here: an evaluation may still be using it in a thread;
         # it goes with its last reference.
-        return self._record(Reload(source, True, candidate.revision, tests=report.summary()))
+        return self._record(Reload(source, True, candidate.revision, tests=tests))
+
+    def record_rejection(self, source: str, error: str) -> Reload:
+        """A candidate that could not even be read (e.g. a bad upload): kept like any other."""
+        return self._record(Reload(source, False, error=error))
+
+    def allows(self, method: str, path: str, role: str) -> bool:
+        """Whether the active set's ``data.rapp.api.allow`` lets ``role`` do ``method path``
+        on the rApp's API; an error or an undefined answer is a refusal."""
+        document = {"method": method, "path": path, "role": role}
+        try:
+            return self._embedded.eval_rule("data.rapp.api.allow", document) is True
+        except PolicyError as exc:
+            log.error("API authorization failed closed: %s", exc)
+            return False
+
+    def _own_engine(self, policy_set: PolicySet, judging: Judge) -> RegoPolicyEngine:
+        """The embedded engine of ``policy_set``: the judge itself, unless a sidecar judges
+        (the rApp's own API is still authorized in process)."""
+        if isinstance(judging, RegoPolicyEngine):
+            return judging
+        return RegoPolicyEngine(policy_set, query=self.query)
 
     def status(self) -> dict[str, Any]:
         policy_set = self._engine.policy_set
@@ -176,7 +233,7 @@ class PolicyGate:
         """Reload whenever the source changes, until cancelled."""
         while True:
             await asyncio.sleep(every_s)
-            await asyncio.to_thread(self.reload)
+            await self.areload()
 
     def _read(self) -> PolicySet:
         if self.source.is_file():
