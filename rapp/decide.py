@@ -17,7 +17,7 @@ import copy
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -180,17 +180,35 @@ class Decider:
         on its own, then only the allowed ones, each told where it stands among them
         (``input.batch``), so a decision the set refuses anyway never takes a place that the
         blast radius counts."""
-        verdicts = await self._evaluate(decisions, now, [{}] * len(decisions))
-        context: list[dict[str, Any]] = [{} for _ in decisions]
+        context = await asyncio.to_thread(self._histories, decisions, now)
+        verdicts = await self._evaluate(decisions, now, context)
         allowed = [i for i, v in enumerate(verdicts) if v.allow]
         if allowed:
             ranked = batch_context(
                 [decisions[i] for i in allowed], targets_known=len(set(self.capacity))
             )
-            again = await self._evaluate([decisions[i] for i in allowed], now, ranked)
+            again = await self._evaluate(
+                [decisions[i] for i in allowed],
+                now,
+                [{**context[i], **more} for i, more in zip(allowed, ranked, strict=True)],
+            )
             for i, more, verdict in zip(allowed, ranked, again, strict=True):
-                context[i], verdicts[i] = more, verdict
+                context[i], verdicts[i] = {**context[i], **more}, verdict
         return verdicts, context
+
+    def _histories(self, decisions: list[Decision], now: datetime) -> list[dict[str, Any]]:
+        """``input.history`` per decision: its target's changes of the same kind (scaling or
+        healing) allowed in the last hour, and the ROP of the latest, for pace policies."""
+        out = []
+        for d in decisions:
+            lately = [
+                c
+                for c in self.journal.recent_changes(d.target, now - timedelta(hours=1))
+                if c.id != d.id and c.action.scales == d.action.scales
+            ]
+            last = rfc3339(lately[0].rop) if lately else None
+            out.append({"history": {"changes_last_hour": len(lately), "last_change": last}})
+        return out
 
     async def _evaluate(
         self, decisions: list[Decision], now: datetime, context: list[dict[str, Any]]

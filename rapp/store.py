@@ -203,6 +203,22 @@ class Journal:
             where.append(decisions.c.target == target)
         return self._views(where, limit=limit)
 
+    def recent_changes(self, target: str, since: datetime) -> list[Decision]:
+        """Decisions for ``target`` of ROPs from ``since`` on that were allowed (enacted, or
+        still under way): what the target went through lately, newest first."""
+        query = (
+            sa.select(decisions.c.body)
+            .join(outcomes, outcomes.c.decision_id == decisions.c.id)
+            .where(
+                decisions.c.target == target,
+                decisions.c.rop >= since,
+                outcomes.c.state.in_([OutcomeState.ENACTED.value, OutcomeState.PENDING.value]),
+            )
+            .order_by(decisions.c.rop.desc())
+        )
+        with self.engine.connect() as conn:
+            return [Decision.from_dict(json.loads(b)) for (b,) in conn.execute(query)]
+
     def record_file_ready(self, ready: FileReady, owner: str) -> bool:
         """Journal a notification as pending for ``owner`` (the replica that fetches it); True if
         that caller is to fetch it: a new URL, or one that failed before (retried from scratch).

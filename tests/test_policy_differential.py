@@ -114,13 +114,23 @@ def _decisions(action: Action, seed: int) -> list[Decision]:
 
 
 def _batches(n: int, seed: int) -> list[dict]:
-    """Where each decision stands in its ROP (for the blast radius); none for a third."""
+    """Where each decision stands in its ROP (the blast radius) and what its target went
+    through lately (the pace), each for some of the decisions only."""
     rng = np.random.default_rng(seed)
     out: list[dict] = []
     for _ in range(n):
         size, known = int(rng.integers(1, 8)), int(rng.integers(1, 40))
         batch = {"rank": int(rng.integers(0, size)), "size": size, "targets_known": known}
-        out.append({"batch": batch} if rng.random() < 0.67 else {})
+        extra: dict = {"batch": batch} if rng.random() < 0.67 else {}
+        if rng.random() < 0.6:  # what the target went through lately (the pace policy)
+            minutes = int(rng.integers(1, 90))
+            last = f"2026-11-24T{9 + minutes // 60:02d}:{minutes % 60:02d}:00Z"
+            changes = int(rng.integers(0, 4))
+            extra["history"] = {
+                "changes_last_hour": changes,
+                "last_change": last if changes else None,
+            }
+        out.append(extra)
     return out
 
 
@@ -176,6 +186,7 @@ _DIVERGENT = """package divergent
 import rego.v1
 float_sum_equal if 0.1 + 0.2 == 0.3
 two_decimals := sprintf("%.2f", [1])
+negative := sprintf("%d", [floor(-8.5)])
 """
 
 
@@ -194,6 +205,11 @@ def _both(rule: str) -> tuple[object, object]:
 def test_float_sums_are_binary_floats_in_regorus_and_decimals_in_opa() -> None:
     # Shipped policies compare quantities as integers (units.parse) and never add floats.
     assert _both("float_sum_equal") == (None, True)
+
+
+def test_sprintf_of_a_negative_integer_doubles_its_sign_in_regorus() -> None:
+    # Shipped policies print only what they have clamped at zero or above.
+    assert _both("negative") == ("--9", "-9")
 
 
 def test_sprintf_of_an_integer_with_a_float_verb_is_a_go_quirk_in_opa() -> None:

@@ -314,8 +314,39 @@ async def test_a_decision_the_policies_deny_takes_no_place_in_the_blast_radius(
     assert verdicts[0].reasons == (
         "free5gc-upf-site-07: protected: site-07 is under change freeze for the stadium event",
     )
-    assert context[0] == {}  # judged on its own only
+    assert "batch" not in context[0]  # judged on its own only
+    assert context[0]["history"] == {"changes_last_hour": 0, "last_change": None}
     assert context[1]["batch"] == {"rank": 0, "size": 2, "targets_known": 2}
     assert verdicts[2].reasons == (
         "free5gc-upf-site-02: blast radius: decision 2 of 2 in this ROP, at most 1 (25% of 2 NFs)",
+    )
+
+
+async def test_a_target_changed_lately_is_told_so_and_the_pace_policy_holds_it(
+    fresh: Runtime,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rapp.domain import Decision, Outcome, OutcomeState
+
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    evidence = {"forecast_max": 91.0, "median_max": 85.0, "quantile": 0.9}
+
+    def out(minutes_ago: int, to: str = "10G") -> Decision:
+        rop = now - timedelta(minutes=minutes_ago)
+        return Decision.new(Action.SCALE_OUT, "free5gc-upf-site-09", ["c"], rop, "5G", to, evidence)
+
+    earlier = out(15)
+    fresh.journal.record_decision(earlier)
+    fresh.journal.record_outcome(Outcome(earlier.id, OutcomeState.ENACTED))
+    refused = out(20, to="20G")  # denied changes do not count
+    fresh.journal.record_decision(refused)
+    fresh.journal.record_outcome(Outcome(refused.id, OutcomeState.DENIED))
+    [verdict], [context] = await fresh.decider.judge([out(0)], now)
+    assert context["history"] == {
+        "changes_last_hour": 1,
+        "last_change": (now - timedelta(minutes=15)).isoformat().replace("+00:00", "Z"),
+    }
+    assert verdict.reasons == (
+        "free5gc-upf-site-09: last changed 15 minutes ago, cool-down is 30 minutes",
     )
