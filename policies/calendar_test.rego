@@ -44,9 +44,11 @@ test_the_calendar_comes_from_data if {
 	v.reasons == ["free5gc-upf-site-03: freeze until 2026-11-25T00:00:00Z: core upgrade"]
 }
 
-test_a_malformed_calendar_entry_denies_rather_than_being_skipped if {
+test_every_calendar_entry_is_well_formed if {
+	count(data.rapp.checks.calendar.malformed) == 0
+}
+
+test_a_malformed_calendar_entry_is_caught_by_the_data_check if {
 	entry := {"start": "2026-11-24", "end": "2026-11-25T00:00:00Z", "targets": "*", "reason": "typo"}
-	v := scaling.verdict with input as _input({}) with data.rapp.calendar as [entry]
-	v.allow == false
-	v.reasons == [sprintf("free5gc-upf-site-03: calendar entry %v is malformed (start and end RFC 3339, targets a list)", [entry])]
+	data.rapp.checks.calendar.malformed == {entry} with data.rapp.calendar as [entry]
 }

@@ -32,7 +32,7 @@ test_after_the_cool_down_it_may_change_again if {
 test_a_malformed_history_denies if {
 	v := scaling.verdict with input as _lately("two", null)
 	v.allow == false
-	v.reasons == ["free5gc-upf-site-03: input.history {\"changes_last_hour\": \"two\", \"last_change\": null} is malformed (changes_last_hour a number, last_change RFC 3339 or null)"]
+	v.reasons == ["free5gc-upf-site-03: input.history {\"changes_last_hour\": \"two\", \"last_change\": null} is malformed (changes_last_hour a number, last_change a time or null)"]
 }
 
 test_the_pace_comes_from_data if {
