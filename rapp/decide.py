@@ -213,7 +213,7 @@ class Decider:
     async def _evaluate(
         self, decisions: list[Decision], now: datetime, context: list[dict[str, Any]]
     ) -> list[Verdict]:
-        if getattr(self.policy.engine, "in_thread", False):  # a sidecar: HTTP round trips
+        if self.policy.engine.in_thread:  # a sidecar: HTTP round trips
             return await asyncio.to_thread(
                 self.policy.evaluate, decisions, now=now, context=context
             )

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from rapp.domain import Decision, Verdict
+from rapp.policy.engine import rfc3339
 
 _meta = sa.MetaData()
 
@@ -50,7 +51,7 @@ def log_entries(
 ) -> list[dict[str, Any]]:
     """One OPA-shaped entry per evaluation. A verdict the engine failed to give (fail closed)
     has no ``result`` and an ``error``, as OPA logs a failed query."""
-    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    stamp = rfc3339(datetime.now(UTC))
     out = []
     extra = context if context is not None else [{}] * len(decisions)
     for decision, verdict, more in zip(decisions, verdicts, extra, strict=True):

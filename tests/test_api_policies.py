@@ -109,6 +109,11 @@ def test_a_bundle_upload_and_a_body_that_is_no_set_at_all(client, gate):
     junk = client.put("/api/v1/policies", json={"nope": 1}, headers=as_("op-key"))
     assert junk.status_code == 422
     assert "body must be" in junk.json()["error"]
+    text_data = files()
+    text_data["files"]["data.json"] = '{"rapp": ,}'  # data.json as its text, broken
+    bad = client.put("/api/v1/policies", json=text_data, headers=as_("op-key"))
+    assert bad.status_code == 422
+    assert bad.json()["error"].startswith("data.json:1:")
 
 
 def test_without_keys_reading_is_open_and_replacing_is_refused(gate, tmp_path):

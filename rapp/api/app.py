@@ -17,7 +17,7 @@ from rapp.domain import OutcomeState
 from rapp.policy.bundle import read_bundle
 from rapp.policy.engine import rfc3339
 from rapp.policy.gate import PolicyGate
-from rapp.policy.loader import PolicyError, PolicySet, check_policy_set
+from rapp.policy.loader import PolicyError, PolicySet, load_policy_files
 from rapp.store import FileReadyState, Journal
 
 Readiness = Callable[[], Mapping[str, bool]]
@@ -178,7 +178,7 @@ def create_app(
         ``{"decision": ..., "now": ...}``); nothing is journalled or enacted."""
         document = body if "decision" in body else {"decision": body}
         document = {"now": rfc3339(datetime.now(UTC)), **document}
-        if getattr(gate.engine, "in_thread", False):  # an OPA sidecar: an HTTP round trip
+        if gate.engine.in_thread:  # an OPA sidecar: an HTTP round trip
             return (await asyncio.to_thread(gate.evaluate_input, document)).to_dict()
         # The embedded engine answers in microseconds; on the loop, as the decider calls it.
         return gate.evaluate_input(document).to_dict()
@@ -216,18 +216,7 @@ def _candidate(raw: bytes, content_type: str) -> PolicySet:
     files = body.get("files") if isinstance(body, dict) else None
     if not isinstance(files, dict) or not files:
         raise PolicyError('body must be {"files": {"name.rego": "...", "data.json": {...}}}')
-    data = files.get("data.json", {})
-    if isinstance(data, str):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(exc.msg, file="data.json", line=exc.lineno, col=exc.colno) from None
-    modules = {n: t for n, t in files.items() if n.endswith(".rego") and isinstance(t, str)}
-    if not modules or not isinstance(data, dict):
-        raise PolicyError("no .rego files, or data.json is not an object")
-    policy_set = PolicySet.create(modules, data)
-    check_policy_set(policy_set)
-    return policy_set
+    return load_policy_files(files)
 
 
 def _policies(request: Request) -> PolicyGate:

@@ -48,6 +48,10 @@ class Judge:
     when undefined, a ``PolicyError`` when the engine fails).
     """
 
+    in_thread = False
+    """Whether an evaluation blocks on I/O, so callers on an event loop run it in a thread
+    (an OPA server); the embedded engines answer in microseconds and stay on their thread."""
+
     def __init__(self, policy_set: PolicySet, *, query: str = DEFAULT_QUERY) -> None:
         self._policy_set = policy_set
         self._query = query

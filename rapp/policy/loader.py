@@ -115,15 +115,35 @@ def read_policy_sources(directory: Path) -> PolicySet:
     return PolicySet.create(modules, _read_data(directory / DATA_FILE))
 
 
+def load_policy_files(files: Mapping[str, Any]) -> PolicySet:
+    """A set from file name -> content, as an upload carries it: ``*.rego`` sources and
+    ``data.json`` (its text, or the document itself); checked like a directory."""
+    modules = {n: t for n, t in files.items() if n.endswith(".rego") and isinstance(t, str)}
+    if not modules:
+        raise PolicyError("no .rego files in the set")
+    data = files.get(DATA_FILE, {})
+    if isinstance(data, str):
+        data = _parse_data(data, DATA_FILE)
+    elif not isinstance(data, dict):
+        raise PolicyError("top level must be a JSON object", file=DATA_FILE, line=1, col=1)
+    policy_set = PolicySet.create(modules, data)
+    check_policy_set(policy_set)
+    return policy_set
+
+
 def _read_data(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
+    return _parse_data(path.read_text(encoding="utf-8"), path.name)
+
+
+def _parse_data(text: str, name: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PolicyError(exc.msg, file=path.name, line=exc.lineno, col=exc.colno) from None
+        raise PolicyError(exc.msg, file=name, line=exc.lineno, col=exc.colno) from None
     if not isinstance(data, dict):
-        raise PolicyError("top level must be a JSON object", file=path.name, line=1, col=1)
+        raise PolicyError("top level must be a JSON object", file=name, line=1, col=1)
     return data
 
 

@@ -22,8 +22,7 @@ from rapp.policy.loader import PolicyError, PolicySet
 class OpaServerEngine(Judge):
     """``PolicyEngine`` over an OPA server at ``url`` (e.g. ``http://127.0.0.1:8181``)."""
 
-    in_thread = True
-    """Each evaluation is an HTTP round trip: callers on an event loop run it in a thread."""
+    in_thread = True  # each evaluation is an HTTP round trip
 
     def __init__(
         self,
