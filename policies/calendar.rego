@@ -24,23 +24,6 @@ deny contains msg if {
 	])
 }
 
-# Entries the rules cannot read. Not checked per decision (the calendar is data, the same
-# for every decision of a revision): calendar_test.rego requires it empty, so a reload with a
-# malformed entry is refused with the entry named, and the last good calendar stays.
-malformed contains entry if {
-	some entry in calendar
-	not _well_formed(entry)
-}
-
-_rfc3339 := `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$`
-
-_well_formed(entry) if {
-	regex.match(_rfc3339, entry.start)
-	regex.match(_rfc3339, entry.end)
-	is_array(entry.targets)
-	is_array(object.get(entry, "actions", []))
-}
-
 deny contains msg if {
 	calendar != []
 	not now_ns

@@ -24,104 +24,102 @@ _base := {
 _input(overrides) := {"decision": _decision(overrides), "now": "2026-11-24T10:15:03Z"}
 
 test_allowed_scale_out if {
-	v := scaling.verdict with input as _input({})
+	v := _verdict(_input({}))
 	v.allow == true
 	v.reasons == ["free5gc-upf-site-03: 5G -> 10G within [1G, 20G] for free5gc-upf"]
 }
 
 test_allowed_scale_in if {
-	v := scaling.verdict with input as _input({"action": "scale_in", "capacity_from": "10G", "capacity_to": "5G"})
+	v := _verdict(_input({"action": "scale_in", "capacity_from": "10G", "capacity_to": "5G"}))
 	v.allow == true
 	v.reasons == ["free5gc-upf-site-03: 10G -> 5G within [1G, 20G] for free5gc-upf"]
 }
 
 test_protected_target_denied if {
-	v := scaling.verdict with input as _input({"target": "free5gc-upf-site-07"})
+	v := _verdict(_input({"target": "free5gc-upf-site-07"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-07: protected: site-07 is under change freeze for the stadium event"]
 }
 
 test_protected_targets_come_from_data if {
-	v := scaling.verdict with input as _input({})
-		with data.rapp.protected_targets as {"free5gc-upf-site-03": "maintenance window"}
+	v := _judge(_input({}), {"protected_targets": {"free5gc-upf-site-03": "maintenance window"}})
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: protected: maintenance window"]
 }
 
 test_above_max_denied if {
-	v := scaling.verdict with input as _input({"capacity_from": "20G", "capacity_to": "40G"})
+	v := _verdict(_input({"capacity_from": "20G", "capacity_to": "40G"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: 40G exceeds the maximum 20G for free5gc-upf"]
 }
 
 test_below_min_denied if {
-	v := scaling.verdict with input as _input({"action": "scale_in", "capacity_from": "1G", "capacity_to": "500M"})
+	v := _verdict(_input({"action": "scale_in", "capacity_from": "1G", "capacity_to": "500M"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: 500M is below the minimum 1G for free5gc-upf"]
 }
 
 test_limits_come_from_data if {
-	v := scaling.verdict with input as _input({})
-		with data.rapp.nf_classes as {"free5gc-upf": {"min": "1G", "max": "8G", "max_step_factor": 2}}
+	v := _judge(_input({}), {"nf_classes": {"free5gc-upf": {"min": "1G", "max": "8G", "max_step_factor": 2}}})
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: 10G exceeds the maximum 8G for free5gc-upf"]
 }
 
 test_too_large_step_out_denied if {
-	v := scaling.verdict with input as _input({"capacity_from": "4G", "capacity_to": "16G"})
+	v := _verdict(_input({"capacity_from": "4G", "capacity_to": "16G"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: 4G -> 16G changes capacity by more than the maximum factor 2 for free5gc-upf"]
 }
 
 test_too_large_step_in_denied if {
-	v := scaling.verdict with input as _input({"action": "scale_in", "capacity_from": "16G", "capacity_to": "4G"})
+	v := _verdict(_input({"action": "scale_in", "capacity_from": "16G", "capacity_to": "4G"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: 16G -> 4G changes capacity by more than the maximum factor 2 for free5gc-upf"]
 }
 
 test_exact_doubling_allowed if {
-	v := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "20G"})
+	v := _verdict(_input({"capacity_from": "10G", "capacity_to": "20G"}))
 	v.allow == true
 }
 
 test_wrong_direction_scale_out_denied if {
-	v := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "5G"})
+	v := _verdict(_input({"capacity_from": "10G", "capacity_to": "5G"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: scale_out must increase capacity, but 10G -> 5G does not"]
 }
 
 test_wrong_direction_scale_in_denied if {
-	v := scaling.verdict with input as _input({"action": "scale_in"})
+	v := _verdict(_input({"action": "scale_in"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: scale_in must decrease capacity, but 5G -> 10G does not"]
 }
 
 test_unknown_class_denied if {
-	v := scaling.verdict with input as _input({"target": "open5gs-smf-site-03"})
+	v := _verdict(_input({"target": "open5gs-smf-site-03"}))
 	v.allow == false
 	v.reasons == ["open5gs-smf-site-03: no NF class matches this target (known classes: du, free5gc-upf)"]
 }
 
 test_class_prefix_needs_a_boundary if {
-	v := scaling.verdict with input as _input({"target": "free5gc-upfx-site-03"})
+	v := _verdict(_input({"target": "free5gc-upfx-site-03"}))
 	v.allow == false
 	v.reasons == ["free5gc-upfx-site-03: no NF class matches this target (known classes: du, free5gc-upf)"]
 }
 
 test_missing_evidence_denied if {
-	v := scaling.verdict with input as _input({"evidence": {"quantile": 0.9}})
+	v := _verdict(_input({"evidence": {"quantile": 0.9}}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: required evidence forecast_max is missing"]
 }
 
 test_malformed_quantity_denied if {
-	v := scaling.verdict with input as _input({"capacity_to": "lots"})
+	v := _verdict(_input({"capacity_to": "lots"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: capacity_to lots is not a Kubernetes quantity"]
 }
 
 test_several_violations_all_reported_sorted if {
-	v := scaling.verdict with input as _input({"target": "free5gc-upf-site-07", "capacity_to": "40G", "evidence": {}})
+	v := _verdict(_input({"target": "free5gc-upf-site-07", "capacity_to": "40G", "evidence": {}}))
 	v.allow == false
 	v.reasons == [
 		"free5gc-upf-site-07: 40G exceeds the maximum 20G for free5gc-upf",
@@ -153,7 +151,7 @@ _heal_input(overrides) := {
 }
 
 test_heal_allowed_without_capacities if {
-	v := scaling.verdict with input as _heal_input({})
+	v := _verdict(_heal_input({}))
 	v.allow == true
 	v.reasons == ["du-gnb-0003: heal 1 cells (sleeping_cell), at most 2 for du"]
 }
@@ -161,22 +159,22 @@ test_heal_allowed_without_capacities if {
 test_heal_of_too_many_cells_denied if {
 	cells := [sprintf("SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU=%d", [i]) | some i in numbers.range(1, 3)]
 	incidents := [{"cell": c, "kind": "sleeping_cell"} | some c in cells]
-	v := scaling.verdict with input as _heal_input({
+	v := _verdict(_heal_input({
 		"cells": cells,
 		"evidence": object.union(_heal.evidence, {"incidents": incidents}),
-	})
+	}))
 	v.allow == false
 	v.reasons == ["du-gnb-0003: healing 3 cells at once exceeds max_heal_cells 2 for du"]
 }
 
 test_heal_of_a_kind_scaling_fixes_denied if {
-	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"kinds": ["congestion_surge"]})})
+	v := _verdict(_heal_input({"evidence": object.union(_heal.evidence, {"kinds": ["congestion_surge"]})}))
 	v.allow == false
 	v.reasons == ["du-gnb-0003: congestion_surge incidents are not healed (healed kinds: fronthaul_fault, hardware_fault, sleeping_cell)"]
 }
 
 test_heal_needs_its_evidence if {
-	v := scaling.verdict with input as _heal_input({"evidence": {"kinds": ["sleeping_cell"]}})
+	v := _verdict(_heal_input({"evidence": {"kinds": ["sleeping_cell"]}}))
 	v.allow == false
 	v.reasons == [
 		"du-gnb-0003: SubNetwork=site-01,ManagedElement=gnb-0003,GNBDUFunction=1,NRCellDU=2 is to be healed but no incident names it",
@@ -185,13 +183,13 @@ test_heal_needs_its_evidence if {
 }
 
 test_heal_of_a_class_without_a_heal_limit_denied if {
-	v := scaling.verdict with input as _heal_input({"target": "free5gc-upf-site-03"})
+	v := _verdict(_heal_input({"target": "free5gc-upf-site-03"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: class free5gc-upf sets no max_heal_cells number, so it cannot be healed"]
 }
 
 test_scale_of_a_class_without_bounds_denied if {
-	v := scaling.verdict with input as _input({"target": "du-gnb-0003"})
+	v := _verdict(_input({"target": "du-gnb-0003"}))
 	v.allow == false
 	v.reasons == [
 		"du-gnb-0003: class du sets no max capacity, so it cannot be scaled",
@@ -200,81 +198,82 @@ test_scale_of_a_class_without_bounds_denied if {
 }
 
 test_unknown_action_denied if {
-	v := scaling.verdict with input as _input({"action": "reboot"})
+	v := _verdict(_input({"action": "reboot"}))
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: unknown action reboot"]
 }
 
 test_heal_of_no_cells_denied if {
-	v := scaling.verdict with input as _heal_input({"cells": [], "evidence": {"incidents": [], "kinds": []}})
+	v := _verdict(_heal_input({"cells": [], "evidence": {"incidents": [], "kinds": []}}))
 	v.allow == false
 	v.reasons == ["du-gnb-0003: a heal must name the cells to heal"]
 }
 
 test_heal_that_changes_capacity_denied if {
-	v := scaling.verdict with input as _heal_input({"capacity_to": "10G"})
+	v := _verdict(_heal_input({"capacity_to": "10G"}))
 	v.allow == false
 	v.reasons == ["du-gnb-0003: a heal changes no capacity, but capacity_to is 10G"]
 }
 
 test_heal_evidence_of_the_wrong_shape_denied_with_a_reason if {
-	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"kinds": "sleeping_cell"})})
+	v := _verdict(_heal_input({"evidence": object.union(_heal.evidence, {"kinds": "sleeping_cell"})}))
 	v.allow == false
 	v.reasons == ["du-gnb-0003: evidence kinds must be a list"]
 }
 
 test_heal_whose_incident_is_of_a_kind_scaling_fixes_denied if {
 	incidents := [{"cell": _heal.cells[0], "kind": "congestion_surge"}]
-	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"incidents": incidents})})
+	v := _verdict(_heal_input({"evidence": object.union(_heal.evidence, {"incidents": incidents})}))
 	v.allow == false
 	v.reasons == ["du-gnb-0003: congestion_surge incidents are not healed (healed kinds: fronthaul_fault, hardware_fault, sleeping_cell)"]
 }
 
 test_required_evidence_as_a_plain_list_applies_to_scaling_only if {
-	scale := scaling.verdict with input as _input({"evidence": {}})
-		with data.rapp.require_evidence as ["forecast_max"]
+	scale := _judge(_input({"evidence": {}}), {"require_evidence": ["forecast_max"]})
 	scale.reasons == ["free5gc-upf-site-03: required evidence forecast_max is missing"]
-	heal := scaling.verdict with input as _heal_input({})
-		with data.rapp.require_evidence as ["forecast_max"]
+	heal := _judge(_heal_input({}), {"require_evidence": ["forecast_max"]})
 	heal.allow == true
 }
 
 _clamping := {"free5gc-upf": {"min": "1G", "max": "20G", "max_step_factor": 4, "clamp_to_max": true}}
 
 test_a_class_that_clamps_allows_to_its_maximum_with_an_obligation if {
-	v := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "40G"})
-		with data.rapp.nf_classes as _clamping
+	v := _judge(_input({"capacity_from": "10G", "capacity_to": "40G"}), {"nf_classes": _clamping})
 	v.allow == true
 	v.reasons == ["free5gc-upf-site-03: 10G -> 20G (clamped from 40G) within [1G, 20G] for free5gc-upf"]
 	v.obligations == [{"set": {"capacity_to": "20G"}}]
 }
 
 test_clamping_is_judged_on_the_clamped_capacity if {
-	v := scaling.verdict with input as _input({"capacity_from": "2G", "capacity_to": "40G"})
-		with data.rapp.nf_classes as _clamping
+	v := _judge(_input({"capacity_from": "2G", "capacity_to": "40G"}), {"nf_classes": _clamping})
 	v.allow == false
 	v.reasons == ["free5gc-upf-site-03: 2G -> 20G changes capacity by more than the maximum factor 4 for free5gc-upf"]
 }
 
 test_nothing_is_clamped_at_the_maximum_already_or_without_the_flag if {
-	at_max := scaling.verdict with input as _input({"capacity_from": "20G", "capacity_to": "40G"})
-		with data.rapp.nf_classes as _clamping
+	at_max := _judge(_input({"capacity_from": "20G", "capacity_to": "40G"}), {"nf_classes": _clamping})
 	at_max.reasons == ["free5gc-upf-site-03: 40G exceeds the maximum 20G for free5gc-upf"]
 	at_max.obligations == []
-	off := scaling.verdict with input as _input({"capacity_from": "10G", "capacity_to": "40G"})
+	off := _verdict(_input({"capacity_from": "10G", "capacity_to": "40G"}))
 	off.allow == false
 	off.obligations == []
 }
 
 test_heal_whose_incident_names_no_kind_denied if {
 	incidents := [{"cell": _heal.cells[0]}]
-	v := scaling.verdict with input as _heal_input({"evidence": object.union(_heal.evidence, {"incidents": incidents})})
+	v := _verdict(_heal_input({"evidence": object.union(_heal.evidence, {"incidents": incidents})}))
 	v.allow == false
 	v.reasons == [sprintf("du-gnb-0003: an incident names no kind: %v", [incidents[0]])]
 }
 
 test_heal_limit_given_as_text_denied if {
-	v := scaling.verdict with input as _heal_input({}) with data.rapp.nf_classes.du as {"max_heal_cells": "2"}
+	v := _judge(_heal_input({}), {"nf_classes": object.union(_fixture.nf_classes, {"du": {"max_heal_cells": "2"}})})
 	v.allow == false
 	v.reasons == ["du-gnb-0003: class du sets no max_heal_cells number, so it cannot be healed"]
+}
+
+test_every_check_package_is_consulted if {
+	every name, _ in data.rapp.checks {
+		name in object.keys(scaling.checks)
+	}
 }

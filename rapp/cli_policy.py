@@ -35,6 +35,9 @@ def policy_test(
         if result.error:
             line += f": {result.error}"
         typer.echo(line)
+        if not result.passed:
+            for printed in result.output:
+                typer.echo(f"    {printed}")
     for file in report.coverage:
         missed = file.missed_ranges()
         typer.echo(

@@ -28,7 +28,7 @@ from rapp.config import Settings
 from rapp.conflicts import batch_context, resolve
 from rapp.decision_log import log_entries
 from rapp.domain import Action, Decision, Outcome, OutcomeState, Verdict
-from rapp.enact import Enactor
+from rapp.enact import Enactor, a1_policy_for
 from rapp.healing import Healer
 from rapp.metrics import LoopMetrics
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
@@ -102,6 +102,7 @@ class Decider:
             live=LiveModel(registry, m.forecaster, shadow=m.shadow, check_every=m.check_every_s),
             quantile=p.quantile,
         )
+        self.a1 = settings.a1
         self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=journal)
         self.capacity: dict[str, str] = {}
         self._in_flight: dict[str, Decision] = {}
@@ -180,7 +181,7 @@ class Decider:
         on its own, then only the allowed ones, each told where it stands among them
         (``input.batch``), so a decision the set refuses anyway never takes a place that the
         blast radius counts."""
-        context = await asyncio.to_thread(self._histories, decisions, now)
+        context = await asyncio.to_thread(self._context, decisions, now)
         verdicts = await self._evaluate(decisions, now, context)
         allowed = [i for i, v in enumerate(verdicts) if v.allow]
         if allowed:
@@ -196,18 +197,33 @@ class Decider:
                 context[i], verdicts[i] = {**context[i], **more}, verdict
         return verdicts, context
 
-    def _histories(self, decisions: list[Decision], now: datetime) -> list[dict[str, Any]]:
-        """``input.history`` per decision: its target's changes of the same kind (scaling or
-        healing) allowed in the last hour, and the ROP of the latest, for pace policies."""
+    def _context(self, decisions: list[Decision], now: datetime) -> list[dict[str, Any]]:
+        """What each decision's input carries besides itself: ``history``, its target's
+        changes of the same kind (scaling or healing) allowed in the last hour and the ROP of
+        the latest, for pace policies; and ``a1``, the A1 policy it would be enacted as, for
+        the schema check."""
+        lately = self.journal.recent_changes(
+            {d.target for d in decisions}, now - timedelta(hours=1)
+        )
         out = []
         for d in decisions:
-            lately = [
-                c
-                for c in self.journal.recent_changes(d.target, now - timedelta(hours=1))
-                if c.id != d.id and c.action.scales == d.action.scales
+            same = [
+                c for c in lately[d.target] if c.id != d.id and c.action.scales == d.action.scales
             ]
-            last = rfc3339(lately[0].rop) if lately else None
-            out.append({"history": {"changes_last_hour": len(lately), "last_change": last}})
+            policy = a1_policy_for(d, self.a1)
+            out.append(
+                {
+                    "history": {
+                        "changes_last_hour": len(same),
+                        "last_change": rfc3339(same[0].rop) if same else None,
+                    },
+                    "a1": {
+                        "policy_type_id": policy.policy_type_id,
+                        "policy_id": policy.policy_id,
+                        "policy": policy.body,
+                    },
+                }
+            )
         return out
 
     async def _evaluate(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -203,21 +203,30 @@ class Journal:
             where.append(decisions.c.target == target)
         return self._views(where, limit=limit)
 
-    def recent_changes(self, target: str, since: datetime) -> list[Decision]:
-        """Decisions for ``target`` of ROPs from ``since`` on that were allowed (enacted, or
-        still under way): what the target went through lately, newest first."""
+    def recent_changes(
+        self, targets: Collection[str], since: datetime
+    ) -> dict[str, list[Decision]]:
+        """Per target, its decisions of ROPs from ``since`` on that were allowed (enacted, or
+        still under way): what each went through lately, newest first. One query for a
+        whole ROP's decisions."""
+        found: dict[str, list[Decision]] = {t: [] for t in targets}
+        if not found:
+            return found
         query = (
             sa.select(decisions.c.body)
             .join(outcomes, outcomes.c.decision_id == decisions.c.id)
             .where(
-                decisions.c.target == target,
+                decisions.c.target.in_(sorted(found)),
                 decisions.c.rop >= since,
                 outcomes.c.state.in_([OutcomeState.ENACTED.value, OutcomeState.PENDING.value]),
             )
             .order_by(decisions.c.rop.desc())
         )
         with self.engine.connect() as conn:
-            return [Decision.from_dict(json.loads(b)) for (b,) in conn.execute(query)]
+            for (body,) in conn.execute(query):
+                decision = Decision.from_dict(json.loads(body))
+                found[decision.target].append(decision)
+        return found
 
     def record_file_ready(self, ready: FileReady, owner: str) -> bool:
         """Journal a notification as pending for ``owner`` (the replica that fetches it); True if

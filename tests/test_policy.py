@@ -84,7 +84,11 @@ def test_shipped_rego_tests_all_pass() -> None:
     assert report.failures == ()
     assert report.passed == len(declared) == len(report.results)
     assert {r.name for r in report.results} == declared
-    assert {r.package for r in report.results} == {"rapp.scaling_test", "rapp.api_test"}
+    assert {r.package for r in report.results} == {
+        "rapp.scaling_test",
+        "rapp.api_test",
+        "rapp.sanity_test",
+    }
     assert report.summary() == f"{len(declared)} passed, 0 failed"
 
 
@@ -416,3 +420,14 @@ def test_a_builtin_error_in_a_deny_rule_denies_even_where_the_fast_path_would_al
     assert not verdict.allow
     assert verdict.reasons[0].startswith("policy engine error: scaling.rego:")
     assert "object.get" in verdict.reasons[0]
+
+
+def test_the_shipped_a1_schemas_are_the_near_rt_rics_policy_types() -> None:
+    """The policy types the operator approves in data.json are the ones the simulated Near-RT
+    RIC serves: a drift between the two would deny every decision, or let through objects
+    the RIC refuses."""
+    shipped = load_policy_set(POLICIES).data["rapp"]["a1_policy_types"]
+    served = POLICIES.parent / "simulators" / "a1pms" / "types"
+    assert sorted(shipped) == ["RAPP_CAPACITY_1.0.0", "RAPP_HEALING_1.0.0"]
+    for type_id, schema in shipped.items():
+        assert schema == json.loads((served / f"{type_id}.json").read_text())["policySchema"]

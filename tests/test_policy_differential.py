@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 import regorus
 
+from rapp.config import A1Settings
 from rapp.domain import Action, Decision
+from rapp.enact import a1_policy_for
 from rapp.policy import (
     PolicyError,
     PolicySet,
@@ -56,6 +58,7 @@ def test_every_policy_test_passes_on_both_engines(opa: OpaLibraryEngine) -> None
 # reason, the same reason on both engines.
 _TARGETS = [
     "free5gc-upf-site-03",
+    "free5gc-upf-site-02",  # serves two slices with guarantees
     "free5gc-upf-site-07",  # protected
     "free5gc-upfx-site-01",  # no class: the prefix needs a boundary
     "open5gs-smf-site-02",
@@ -65,6 +68,7 @@ _TARGETS = [
 ]
 _QUANTITIES = ["1G", "1250M", "2500M", "5G", "10G", "20G", "40G", "500M", "1.5G", "2Gi", "0"]
 _QUANTITIES += ["7", "100m", "lots", "", "5 G", "-1G", "1e9", "3.5Ti"]
+_LADDER = ["1250M", "2500M", "5G", "10G", "20G"]
 _PROTECTED_CELL = "SubNetwork=site-02,ManagedElement=gnb-0008,GNBDUFunction=1,NRCellDU=3"
 _TARGETS.append("free5gc-upf-site-04")  # in a maintenance window at one of the instants
 _KINDS = ["sleeping_cell", "hardware_fault", "fronthaul_fault", "congestion_surge", "anomaly"]
@@ -94,6 +98,11 @@ def _decisions(action: Action, seed: int) -> list[Decision]:
             evidence["score_max"] = round(float(rng.uniform(0.5, 40)), 2)
         else:
             frm, to = (str(q) for q in rng.choice(_QUANTITIES, size=2))
+            if rng.random() < 0.3:  # one ladder step the right way, as the planner plans
+                step = int(rng.integers(0, len(_LADDER) - 1))
+                frm, to = _LADDER[step], _LADDER[step + 1]
+                if action is Action.SCALE_IN:
+                    frm, to = to, frm
             if rng.random() < 0.9:
                 evidence["forecast_max"] = round(float(rng.uniform(-5, 120)), 2)
             if rng.random() < 0.7:
@@ -134,6 +143,32 @@ def _batches(n: int, seed: int) -> list[dict]:
     return out
 
 
+def _a1_parts(decisions: list[Decision], seed: int) -> list[dict]:
+    """The A1 policy each decision would be enacted as (``input.a1``, as the loop sends it)
+    for most; some spoiled (a required field gone, a wrong type, an unknown policy type)."""
+    rng = np.random.default_rng(seed)
+    out: list[dict] = []
+    for d in decisions:
+        r = rng.random()
+        if r < 0.2:
+            out.append({})
+            continue
+        p = a1_policy_for(d, A1Settings())
+        part = {
+            "policy_type_id": p.policy_type_id,
+            "policy_id": p.policy_id,
+            "policy": json.loads(json.dumps(p.body)),
+        }
+        if r < 0.3:
+            del part["policy"]["statement"]["decisionId"]
+        elif r < 0.4:
+            part["policy"]["scope"]["cellIdList"] = "all"
+        elif r < 0.45:
+            part["policy_type_id"] = "ORAN_QoSTarget_2.0.0"
+        out.append({"a1": part})
+    return out
+
+
 _INSTANTS = [
     datetime(2026, 11, 24, 10, 16, tzinfo=UTC),
     datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
@@ -150,7 +185,9 @@ def test_generated_decisions_get_the_same_verdicts(
     # An ordinary day, inside the site-04 maintenance window, inside the year-end freeze.
     for k, now in enumerate(_INSTANTS):
         part = decisions[k :: len(_INSTANTS)]
-        context = _batches(len(part), seed=k)
+        context = [
+            {**b, **a} for b, a in zip(_batches(len(part), k), _a1_parts(part, k), strict=True)
+        ]
         ours += embedded.evaluate(part, now=now, context=context)
         theirs += opa.evaluate(part, now=now, context=context)
     decisions = [d for k in range(len(_INSTANTS)) for d in decisions[k :: len(_INSTANTS)]]
@@ -161,6 +198,51 @@ def test_generated_decisions_get_the_same_verdicts(
     # The generator reaches both outcomes and many reasons, so agreement means something.
     assert 0 < sum(v.allow for v in ours) < N
     assert len({r for v in ours for r in v.reasons}) > 20
+    assert not any(r.startswith("policy engine error") for v in ours for r in v.reasons)
+
+
+def _sleep_inputs(seed: int) -> list[dict]:
+    """Energy-saving decisions as raw inputs (the loop plans none yet: a dry run's shape),
+    at every minute of the day, with classes and neighbour loads partly missing or odd."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(N):
+        cells = [f"NRCellDU={k}" for k in range(int(rng.integers(0, 4)))]
+        classes = {c: str(rng.choice(["small", "macro", "femto"])) for c in cells}
+        loads: object = {c: round(float(rng.uniform(0, 100)), 1) for c in cells}
+        if rng.random() < 0.1:
+            loads = "high"
+        for per_cell in (classes, loads):
+            if isinstance(per_cell, dict) and per_cell and rng.random() < 0.1:
+                per_cell.pop(next(iter(per_cell)))
+        decision = {
+            "id": f"s{i}",
+            "action": "sleep",
+            "target": str(rng.choice(["du-gnb-0003", "du", "free5gc-upf-site-03", "odd-nf"])),
+            "cells": cells,
+            "rop": "2026-11-24T10:15:00+00:00",
+            "evidence": {"cell_classes": classes, "neighbour_load": loads},
+        }
+        if rng.random() < 0.05:
+            decision["capacity_to"] = "1G"
+        minute = int(rng.integers(0, 24 * 60))
+        document: dict = {"decision": decision}
+        if rng.random() < 0.95:
+            document["now"] = f"2026-11-24T{minute // 60:02d}:{minute % 60:02d}:00Z"
+        out.append(document)
+    return out
+
+
+def test_generated_sleep_decisions_get_the_same_verdicts(
+    opa: OpaLibraryEngine, embedded: RegoPolicyEngine
+) -> None:
+    inputs = _sleep_inputs(seed=7)
+    ours = [embedded.evaluate_input(d) for d in inputs]
+    theirs = [opa.evaluate_input(d) for d in inputs]
+    differ = [(d, a, b) for d, a, b in zip(inputs, ours, theirs, strict=True) if a != b]
+    assert differ == [], f"{len(differ)} of {N} differ; first: {differ[:3]}"
+    assert 0 < sum(v.allow for v in ours) < N
+    assert len({r.split(": ", 1)[1] for v in ours for r in v.reasons}) > 20
     assert not any(r.startswith("policy engine error") for v in ours for r in v.reasons)
 
 

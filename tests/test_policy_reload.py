@@ -69,7 +69,9 @@ def test_a_syntax_error_is_rejected_at_its_line_and_the_last_good_set_keeps_judg
 def test_a_set_whose_tests_fail_is_rejected_and_a_fixed_one_takes_over(live):
     gate = PolicyGate(live)
     good = gate.revision
-    set_max(live, "8G")  # scaling_test.rego still expects 20G
+    # A rule edit that breaks what its tests pin: every reason naming the maximum changes.
+    scaling = (live / "scaling.rego").read_text()
+    (live / "scaling.rego").write_text(scaling.replace("exceeds the maximum", "is over the max"))
     rejected = gate.reload()
     assert rejected is not None
     assert not rejected.accepted
@@ -78,9 +80,9 @@ def test_a_set_whose_tests_fail_is_rejected_and_a_fixed_one_takes_over(live):
     assert not rejected.tests.endswith(" 0 failed")
     assert gate.revision == good
 
-    # An edit its tests still pass: protect site-05 too.
+    # Fixed, and protect site-05 too.
+    (live / "scaling.rego").write_text(scaling)
     data = json.loads((live / "data.json").read_text())
-    data["rapp"]["nf_classes"]["free5gc-upf"]["max"] = "20G"
     data["rapp"]["protected_targets"]["free5gc-upf-site-05"] = "fibre works"
     (live / "data.json").write_text(json.dumps(data))
     accepted = gate.reload()
@@ -93,9 +95,49 @@ def test_a_set_whose_tests_fail_is_rejected_and_a_fixed_one_takes_over(live):
     assert verdict.reasons == ("free5gc-upf-site-05: protected: fibre works",)
 
 
-def test_a_set_that_does_not_pass_its_tests_cannot_start_the_gate(live):
+def test_an_operators_data_edit_takes_effect_without_touching_the_tests(live):
+    """The rule tests judge against fixtures, so lowering a limit or freezing a site today, in
+    data.json alone, is accepted and judges the next decision."""
+    gate = PolicyGate(live)
     set_max(live, "8G")
-    with pytest.raises(PolicyError, match="policy tests fail"):
+    data = json.loads((live / "data.json").read_text())
+    data["rapp"]["calendar"].append(
+        {
+            "start": "2026-11-24T00:00:00Z",
+            "end": "2026-11-25T00:00:00Z",
+            "targets": ["free5gc-upf-site-05"],
+            "reason": "fibre cut",
+        }
+    )
+    (live / "data.json").write_text(json.dumps(data))
+    result = gate.reload()
+    assert result is not None
+    assert result.accepted, result.error
+    [capped, frozen] = gate.evaluate([ten_g(), ten_g("free5gc-upf-site-05")], now=ROP)
+    assert capped.reasons == ("free5gc-upf-site-03: 10G exceeds the maximum 8G for free5gc-upf",)
+    assert "free5gc-upf-site-05: freeze until 2026-11-25T00:00:00Z: fibre cut" in frozen.reasons
+
+
+def test_data_the_rules_cannot_read_is_rejected_with_each_problem_named(live):
+    gate = PolicyGate(live)
+    good = gate.revision
+    set_max(live, "8 gigs")
+    data = json.loads((live / "data.json").read_text())
+    data["rapp"]["confidence"]["max_band"] = "narrow"
+    (live / "data.json").write_text(json.dumps(data))
+    result = gate.reload()
+    assert result is not None
+    assert not result.accepted
+    assert result.tests.endswith(" 1 failed")  # only the data check: rule tests use fixtures
+    assert "rapp.sanity_test.test_the_live_data_has_no_problems" in result.error
+    assert "nf_classes.free5gc-upf.max: 8 gigs is not a Kubernetes quantity" in result.error
+    assert "confidence.max_band: narrow must be a number from 0 to 1" in result.error
+    assert gate.revision == good
+
+
+def test_a_set_that_does_not_pass_its_tests_cannot_start_the_gate(live):
+    set_max(live, "8 gigs")
+    with pytest.raises(PolicyError, match=r"policy tests fail .* 8 gigs is not a Kubernetes"):
         PolicyGate(live)
 
 
@@ -115,7 +157,9 @@ def test_a_configmap_mount_is_read_once_not_through_its_hidden_data_dir(tmp_path
     (mount / "..data").symlink_to("..2026_11_24_11_00_00.1")
     result = gate.reload()
     assert result is not None
-    assert not result.accepted  # its tests expect 20G
+    assert result.accepted, result.error
+    [verdict] = gate.evaluate([ten_g()])
+    assert verdict.reasons == ("free5gc-upf-site-03: 10G exceeds the maximum 8G for free5gc-upf",)
 
 
 def bundle(directory: Path, extra: dict[str, bytes] | None = None) -> bytes:
@@ -136,6 +180,12 @@ def test_an_opa_bundle_judges_like_its_directory_and_is_reloaded_when_replaced(l
     gate = PolicyGate(path)
     assert gate.revision == PolicyGate(live).revision  # same content, same revision
     set_max(live, "8G")
+    path.write_bytes(bundle(live))
+    result = gate.reload()
+    assert result is not None
+    assert result.accepted, result.error
+    assert not gate.evaluate([ten_g()])[0].allow
+    set_max(live, "8 gigs")
     path.write_bytes(bundle(live))
     result = gate.reload()
     assert result is not None

@@ -350,3 +350,43 @@ async def test_a_target_changed_lately_is_told_so_and_the_pace_policy_holds_it(
     assert verdict.reasons == (
         "free5gc-upf-site-09: last changed 15 minutes ago, cool-down is 30 minutes",
     )
+
+
+async def test_each_decision_is_judged_with_the_a1_policy_it_would_be_enacted_as(
+    fresh: Runtime,
+) -> None:
+    """input.a1 is what the saga would send; an object its type's schema refuses (here: no
+    cells in scope) is denied before anything is journalled as allowed, as is a type the
+    operator has not approved."""
+    from datetime import UTC, datetime
+
+    from rapp.domain import Decision
+    from rapp.enact import a1_policy_for
+
+    rop = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    evidence = {"forecast_max": 91.0, "median_max": 85.0, "quantile": 0.9}
+    good = Decision.new(Action.SCALE_OUT, "free5gc-upf-site-11", ["c1"], rop, "5G", "10G", evidence)
+    cellless = Decision.new(Action.SCALE_OUT, "free5gc-upf-site-12", [], rop, "5G", "10G", evidence)
+    verdicts, context = await fresh.decider.judge([good, cellless], rop)
+    policy = a1_policy_for(good, fresh.decider.a1)
+    assert context[0]["a1"] == {
+        "policy_type_id": "RAPP_CAPACITY_1.0.0",
+        "policy_id": policy.policy_id,
+        "policy": policy.body,
+    }
+    assert verdicts[0].allow, verdicts[0].reasons
+    assert verdicts[1].reasons == (
+        "free5gc-upf-site-12: A1 policy rapp-free5gc-upf-site-12 does not validate against the "
+        "schema of RAPP_CAPACITY_1.0.0",
+    )
+
+    approved = fresh.decider.a1
+    fresh.decider.a1 = approved.model_copy(update={"policy_type_id": "RAPP_CAPACITY_2.0.0"})
+    try:
+        [verdict], _ = await fresh.decider.judge([good], rop)
+    finally:
+        fresh.decider.a1 = approved
+    assert verdict.reasons == (
+        "free5gc-upf-site-11: A1 policy type RAPP_CAPACITY_2.0.0 is not one this policy set "
+        "knows (known: RAPP_CAPACITY_1.0.0, RAPP_HEALING_1.0.0)",
+    )

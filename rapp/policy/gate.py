@@ -76,7 +76,7 @@ class PolicyGate:
         policy_set = self._read()
         report = run_policy_set_tests(policy_set)
         if not report.ok:
-            failed = ", ".join(f"{r.package}.{r.name}" for r in report.failures)
+            failed = "; ".join(f"{r.package}.{r.name}: {r.explanation}" for r in report.failures)
             raise PolicyError(f"{self.source}: policy tests fail ({report.summary()}): {failed}")
         self._engine = self._make_engine(policy_set)
         self._embedded = self._own_engine(policy_set, self._engine)
@@ -159,7 +159,7 @@ class PolicyGate:
             # One line per distinct error: a broken rule fails every test the same way.
             by_error: dict[str, list[str]] = {}
             for r in report.failures:
-                by_error.setdefault(r.error or "failed", []).append(f"{r.package}.{r.name}")
+                by_error.setdefault(r.explanation, []).append(f"{r.package}.{r.name}")
             failed = "; ".join(
                 f"{names[0]}{f' and {len(names) - 1} more' if len(names) > 1 else ''}: {error}"
                 for error, names in by_error.items()

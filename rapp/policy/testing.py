@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import regorus
@@ -36,6 +36,14 @@ class TestResult:
     passed: bool
     error: str | None = None
     duration_s: float = 0.0
+    output: tuple[str, ...] = ()
+    """What the test printed (``print()``), shown for a failure as ``opa test`` does."""
+
+    @property
+    def explanation(self) -> str:
+        """The error, with what the test printed: a data check prints each problem."""
+        why = self.error or "failed"
+        return f"{why}: {'; '.join(self.output)}" if self.output else why
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +107,14 @@ def run_policy_set_tests(policy_set: PolicySet, *, coverage: bool = False) -> Te
     """``run_policy_tests`` on a set already loaded (a reload checks its candidate this way)."""
     engine = compile_engine(policy_set)
     engine.set_enable_coverage(coverage)
+    engine.set_gather_prints(True)
     tests = list(dict.fromkeys((pkg, rule) for pkg, rule in iter_rules(engine) if _is_test(rule)))
     results, reports = [], []
     for pkg, rule in tests:
         # A fresh clone per test: no input or state leaks from one test into the next.
         clone = engine.clone()
-        results.append(_run_one(clone, pkg, rule))
+        result = _run_one(clone, pkg, rule)
+        results.append(replace(result, output=tuple(clone.take_prints())))
         if coverage:
             reports.append(json.loads(clone.get_coverage_report_as_json()))
     return TestReport(tuple(results), _merge(reports) if coverage else ())
