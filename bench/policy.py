@@ -8,7 +8,8 @@ behind a real HTTP server on 127.0.0.1, in its own process, like a sidecar). The
 the differential tests' generator: every action, odd targets and malformed quantities
 included, on the shipped policies. Targets (issue 5): embedded p50 <= 100 us per decision, a
 batch of 1000 decisions <= 100 ms; the ratios to the reference and to the sidecar come from
-the same run.
+the same run. Each input carries what the loop adds (``batch``, ``history``, ``a1``); the
+deadline row is the embedded engine as the loop runs it (judged on a thread of its own).
 """
 
 from __future__ import annotations
@@ -32,31 +33,37 @@ from rapp.policy.opa_server import OpaServerEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.test_policy_differential import _decisions  # noqa: E402  (the shared generator)
+from tests.test_policy_differential import (  # noqa: E402  (the shared generator)
+    _a1_parts,
+    _batches,
+    _decisions,
+)
 
 NOW = datetime(2026, 11, 24, 10, 16, tzinfo=UTC)
 
 
 def per_decision(
-    engine: PolicyEngine, decisions: Sequence[Decision]
+    engine: PolicyEngine, decisions: Sequence[Decision], context: Sequence[dict]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seconds per decision, each judged alone (the loop's usual case: a few per ROP), and
     whether each was allowed (an allow costs the embedded engine more: see engine.py)."""
     out, allowed = np.empty(len(decisions)), np.empty(len(decisions), dtype=bool)
-    for i, d in enumerate(decisions):
+    for i, (d, more) in enumerate(zip(decisions, context, strict=True)):
         start = time.perf_counter()
-        [verdict] = engine.evaluate([d], now=NOW)
+        [verdict] = engine.evaluate([d], now=NOW, context=[more])
         out[i] = time.perf_counter() - start
         allowed[i] = verdict.allow
     return out, allowed
 
 
-def batch(engine: PolicyEngine, decisions: Sequence[Decision], repeat: int) -> float:
+def batch(
+    engine: PolicyEngine, decisions: Sequence[Decision], context: Sequence[dict], repeat: int
+) -> float:
     """Best seconds for judging ``decisions`` in one call."""
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        engine.evaluate(decisions, now=NOW)
+        engine.evaluate(decisions, now=NOW, context=context)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -92,10 +99,17 @@ def main() -> None:
     decisions = [d for a in Action for d in _decisions(a, seed=100 + list(Action).index(a))]
     rng = np.random.default_rng(0)
     decisions = [decisions[i] for i in rng.permutation(len(decisions))[: args.decisions]]
+    # What the loop adds to each input: where it stands in its ROP, what its target went
+    # through lately, and the A1 policy it would be enacted as.
+    context = [
+        {**b, **a}
+        for b, a in zip(_batches(len(decisions), 1), _a1_parts(decisions, 2), strict=True)
+    ]
     url, proc = opa_server()
     try:
         backends: dict[str, Callable[[], PolicyEngine]] = {
             "embedded (regorus)": lambda: RegoPolicyEngine(policy_set),
+            "embedded, 1 s deadline (loop)": lambda: RegoPolicyEngine(policy_set, timeout_s=1.0),
             "reference (OPA Go library)": lambda: OpaLibraryEngine(policy_set),
             "OPA server (REST, 127.0.0.1)": lambda: OpaServerEngine(policy_set, url=url),
         }
@@ -110,9 +124,9 @@ def main() -> None:
         figures = {}
         for name, make in backends.items():
             engine = make()
-            engine.evaluate(decisions[:50], now=NOW)  # warm: compile, connections
-            single, allowed = per_decision(engine, decisions)
-            whole = batch(engine, decisions, args.repeat) * 1000 / len(decisions)
+            engine.evaluate(decisions[:50], now=NOW, context=context[:50])  # warm up
+            single, allowed = per_decision(engine, decisions, context)
+            whole = batch(engine, decisions, context, args.repeat) * 1000 / len(decisions)
             p50, p99 = np.percentile(single, [50, 99])
             figures[name] = (p50, whole)
             print(

@@ -46,7 +46,7 @@ minute_of_day := (clock[0] * 60) + clock[1] if {
 }
 
 # "HH:MM": to_number does not take "07" alike in every engine, so each part is read as "1HH"
-# less 100 (data_test.rego holds the data to the HH:MM shape).
+# less 100 (sanity.rego holds the data to the HH:MM shape).
 _minutes(hhmm) := ((_two_digits(parts[0]) * 60) + _two_digits(parts[1])) if {
 	parts := split(hhmm, ":")
 	count(parts) == 2

@@ -1,7 +1,7 @@
 # The data the rule tests judge against: a fixed copy, not the live data.json. An operator who
 # freezes a site today, protects a cell or raises a limit edits data.json only; the tests that
 # pin how the rules behave must keep passing, or the reload carrying the edit would be refused.
-# The live data itself is checked by data_test.rego.
+# The live data itself is checked by sanity.rego.
 package rapp.scaling_test
 
 import rego.v1

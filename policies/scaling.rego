@@ -263,21 +263,22 @@ allow_reason := sprintf("%s: %s -> %s (clamped from %s) within [%s, %s] for %s",
 
 # Every other concern lives in its own package under rapp.checks, with a deny set of its own,
 # named here: iterating data.rapp.checks instead would evaluate every rule of every check
-# package for each decision (it doubled the time per decision), and a check left out would
-# pass unnoticed. A package under rapp.checks missing from this list fails
-# test_every_check_package_is_consulted; one listed but missing makes the verdict undefined,
-# which the engine turns into a denial. One package per concern also keeps each deny set in
-# one module (regorus can lose contributions to a partial set spread over several modules when
-# a test uses `with input as`).
-checks := {
-	"a1": data.rapp.checks.a1.deny,
-	"blast_radius": data.rapp.checks.blast_radius.deny,
-	"calendar": data.rapp.checks.calendar.deny,
-	"cells": data.rapp.checks.cells.deny,
-	"confidence": data.rapp.checks.confidence.deny,
-	"energy": data.rapp.checks.energy.deny,
-	"pace": data.rapp.checks.pace.deny,
-	"slices": data.rapp.checks.slices.deny,
+# package for each decision (it doubled the time per decision). A package under rapp.checks
+# missing from this list fails test_every_check_package_is_consulted; one listed but not in
+# the set denies every decision (missing_checks), never lets its concern pass unchecked. One
+# package per concern also keeps each deny set in one module (regorus can lose contributions
+# to a partial set spread over several modules when a test uses `with input as`).
+check_names := ["a1", "blast_radius", "calendar", "cells", "confidence", "energy", "pace", "slices"]
+
+checks := {name: data.rapp.checks[name].deny | some name in check_names}
+
+missing_checks := [name | some name in check_names; not checks[name]]
+
+deny contains msg if {
+	count(missing_checks) > 0
+	msg := sprintf("%s: the policy set has no deny rules for the checks %s, so nothing is allowed", [
+		target, concat(", ", missing_checks),
+	])
 }
 
 denials := deny | {msg | some denied in checks; some msg in denied}

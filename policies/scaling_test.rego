@@ -274,6 +274,12 @@ test_heal_limit_given_as_text_denied if {
 
 test_every_check_package_is_consulted if {
 	every name, _ in data.rapp.checks {
-		name in object.keys(scaling.checks)
+		name in scaling.check_names
 	}
+}
+
+test_a_check_named_but_missing_denies_everything if {
+	v := _verdict(_input({})) with data.rapp.scaling.check_names as ["calendar", "no_such_check"]
+	v.allow == false
+	v.reasons == ["free5gc-upf-site-03: the policy set has no deny rules for the checks no_such_check, so nothing is allowed"]
 }

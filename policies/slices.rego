@@ -18,7 +18,7 @@ serving contains name if {
 	target in object.get(slice, "targets", [])
 }
 
-# A malformed guarantee is an engine error, so a denial; data_test.rego refuses it at reload.
+# A malformed guarantee is an engine error, so a denial; sanity.rego refuses it at reload.
 guaranteed := sum([units.parse(slices[name].guaranteed) | some name in serving])
 
 deny contains msg if {

@@ -275,6 +275,9 @@ class PolicySettings(BaseModel):
     """An OPA server (a sidecar, e.g. ``http://127.0.0.1:8181``) to judge with over its REST
     Data API instead of the embedded engine; the rApp pushes the tested set to it."""
     opa_timeout_s: float = Field(default=1.0, gt=0)
+    timeout_s: float | None = Field(default=1.0, gt=0)
+    """The embedded engine's deadline per decision: a set that runs longer denies it (fail
+    closed) instead of holding the loop. None judges on the caller's thread, with no deadline."""
     reload_every_s: float = Field(default=5.0, gt=0)
     """How often the source is looked at; a changed set is tested before it judges anything."""
 

@@ -62,6 +62,7 @@ class Decider:
                 "accepted" if r.accepted else "rejected"
             ).inc(),
             engine=_sidecar(ps.opa_url, ps.query, ps.opa_timeout_s) if ps.opa_url else None,
+            timeout_s=ps.timeout_s,
         )
         p = settings.planner
         self.planner = Planner(
@@ -229,11 +230,11 @@ class Decider:
     async def _evaluate(
         self, decisions: list[Decision], now: datetime, context: list[dict[str, Any]]
     ) -> list[Verdict]:
-        if self.policy.engine.in_thread:  # a sidecar: HTTP round trips
+        if self.policy.engine.in_thread:  # a sidecar, or a deadline: the wait may be long
             return await asyncio.to_thread(
                 self.policy.evaluate, decisions, now=now, context=context
             )
-        # The embedded engine is bound to this thread and answers in microseconds.
+        # No deadline: the embedded engine is bound to this thread and answers in microseconds.
         return self.policy.evaluate(decisions, now=now, context=context)
 
     async def _heal(self, state: CellState, rop: pd.Timestamp) -> list[Decision]:

@@ -431,3 +431,17 @@ def test_the_shipped_a1_schemas_are_the_near_rt_rics_policy_types() -> None:
     assert sorted(shipped) == ["RAPP_CAPACITY_1.0.0", "RAPP_HEALING_1.0.0"]
     for type_id, schema in shipped.items():
         assert schema == json.loads((served / f"{type_id}.json").read_text())["policySchema"]
+
+
+def test_a_set_missing_a_check_it_names_denies_instead_of_skipping_the_check() -> None:
+    """Deleting slices.rego (say, from a ConfigMap) must not let scale-ins past the SLAs: an
+    untested set (``rapp policy eval --dir``) denies everything, naming the missing check."""
+    shipped = load_policy_set(POLICIES)
+    modules = {n: s for n, s in shipped.modules.items() if n != "slices.rego"}
+    engine = RegoPolicyEngine(PolicySet.create(modules, shipped.data))
+    [verdict] = engine.evaluate([decision("5G", "10G")])
+    assert not verdict.allow
+    assert verdict.reasons == (
+        "free5gc-upf-site-03: the policy set has no deny rules for the checks slices, "
+        "so nothing is allowed",
+    )

@@ -7,9 +7,11 @@ an exception that a caller might swallow and carry on enacting.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import regorus
 
 from rapp.domain import Decision, Verdict
+from rapp.policy.deadline import Deadline
 from rapp.policy.loader import PolicyError, PolicySet, compile_engine, load_policy_set
 
 log = logging.getLogger(__name__)
@@ -79,20 +82,12 @@ class Judge:
         beside ``decision`` and ``now`` (e.g. ``batch``: where it stands among this ROP's)."""
         stamp = rfc3339(now or datetime.now(UTC))
         extra = context if context is not None else [{}] * len(decisions)
-        try:
-            prepared = self._prepare()
-        except PolicyError as exc:
-            return [self._fail(d.id, str(exc)) for d in decisions]
-        return [
-            self._judge(prepared, decision, stamp, more)
-            for decision, more in zip(decisions, extra, strict=True)
-        ]
-
-    def _prepare(self) -> Any:
-        raise NotImplementedError
-
-    def _evaluate(self, prepared: Any, document: str) -> Any:
-        raise NotImplementedError
+        return self._judge_all(
+            [
+                self._document(decision, stamp, more)
+                for decision, more in zip(decisions, extra, strict=True)
+            ]
+        )
 
     def evaluate_input(self, document: Mapping[str, Any]) -> Verdict:
         """The verdict on a raw input document (``{"decision": {...}, "now": ...}``), as an
@@ -100,17 +95,22 @@ class Judge:
         decision = document.get("decision")
         decision_id = str(decision.get("id", "")) if isinstance(decision, Mapping) else ""
         try:
-            prepared = self._prepare()
             text = json.dumps(document, allow_nan=False, default=_json_default)
-        except PolicyError as exc:
-            return self._fail(decision_id, str(exc))
         except Exception as exc:
             return self._fail(decision_id, f"input is not JSON: {exc}")
-        return self._judge_text(prepared, decision_id, text)
+        [verdict] = self._judge_all([(decision_id, text)])
+        return verdict
 
-    def _judge(
-        self, prepared: Any, decision: Decision, now: str, more: Mapping[str, Any]
-    ) -> Verdict:
+    def _prepare(self) -> Any:
+        raise NotImplementedError
+
+    def _evaluate(self, prepared: Any, document: str) -> Any:
+        raise NotImplementedError
+
+    def _document(
+        self, decision: Decision, now: str, more: Mapping[str, Any]
+    ) -> tuple[str, str | Verdict]:
+        """The decision's id and its input as JSON text, or its denial if it has none."""
         try:
             text = json.dumps(
                 {**more, "decision": decision.to_dict(), "now": now},
@@ -118,8 +118,18 @@ class Judge:
                 default=_json_default,
             )
         except Exception as exc:
-            return self._fail(decision.id, f"decision is not JSON: {exc}")
-        return self._judge_text(prepared, decision.id, text)
+            return decision.id, self._fail(decision.id, f"decision is not JSON: {exc}")
+        return decision.id, text
+
+    def _judge_all(self, documents: Sequence[tuple[str, str | Verdict]]) -> list[Verdict]:
+        """A verdict per (decision id, input text); a denial given already stays."""
+        try:
+            prepared = self._prepare()
+        except PolicyError as exc:
+            return [t if isinstance(t, Verdict) else self._fail(i, str(exc)) for i, t in documents]
+        return [
+            t if isinstance(t, Verdict) else self._judge_text(prepared, i, t) for i, t in documents
+        ]
 
     def _judge_text(self, prepared: Any, decision_id: str, text: str) -> Verdict:
         try:
@@ -163,9 +173,18 @@ class RegoPolicyEngine(Judge):
     again by the interpreter, which fails closed with the error's location. A set the RVM
     compiler cannot take runs on the interpreter alone. Engines are per thread: regorus objects
     may not cross threads (pyo3 panics).
+
+    With ``timeout_s``, decisions are judged on a thread of the engine's own, and one that
+    takes longer is denied with the deadline as its reason (``rapp.policy.deadline``).
     """
 
-    def __init__(self, policy_set: PolicySet, *, query: str = DEFAULT_QUERY) -> None:
+    def __init__(
+        self,
+        policy_set: PolicySet,
+        *,
+        query: str = DEFAULT_QUERY,
+        timeout_s: float | None = None,
+    ) -> None:
         super().__init__(policy_set, query=query)
         self._local = threading.local()
         # Compiled now so a broken set fails at start-up, not at the first decision; not kept,
@@ -174,6 +193,23 @@ class RegoPolicyEngine(Judge):
         compile_engine(policy_set)
         self._program = _program(policy_set, query)
         self._data = json.dumps(policy_set.data)
+        self._deadline: Deadline[_Prepared] | None = None
+        if timeout_s is not None:
+            # The worker's setup holds the set, not this engine, so the engine can be
+            # collected (a reload) and its worker then told to end.
+            setup = functools.partial(_build, policy_set, self._program, self._data)
+            self._deadline = Deadline(setup, timeout_s)
+            weakref.finalize(self, self._deadline.close)
+
+    @property
+    def in_thread(self) -> bool:  # type: ignore[override]
+        """With a deadline, a caller waits up to the timeout: off the event loop, then."""
+        return self._deadline is not None
+
+    @property
+    def overstayed(self) -> int:
+        """Decisions denied because the set ran past the deadline."""
+        return 0 if self._deadline is None else self._deadline.overstayed
 
     @classmethod
     def from_directory(cls, directory: Path, **kw: Any) -> RegoPolicyEngine:
@@ -195,21 +231,33 @@ class RegoPolicyEngine(Judge):
         """Whether decisions run on the RVM (else on the interpreter alone)."""
         return self._program is not None
 
-    def _prepare(self) -> tuple[regorus.Engine, Any]:
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = compile_engine(self._policy_set)
-            self._local.engine = engine
-        vm = getattr(self._local, "vm", None)
-        if vm is None and self._program is not None:
-            program, _ = regorus.Program.deserialize_binary(self._program)
-            vm = regorus.Rvm()
-            vm.load_program(program)
-            vm.set_data_json(self._data)
-            self._local.vm = vm
-        return engine, vm
+    def _prepare(self) -> _Prepared:
+        prepared = getattr(self._local, "prepared", None)
+        if prepared is None:
+            prepared = _build(self._policy_set, self._program, self._data)
+            self._local.prepared = prepared
+        return prepared
 
-    def _evaluate(self, prepared: tuple[regorus.Engine, Any], document: str) -> Any:
+    def _judge_all(self, documents: Sequence[tuple[str, str | Verdict]]) -> list[Verdict]:
+        if self._deadline is None:
+            return super()._judge_all(documents)
+        texts = [(i, t) for i, t in documents if isinstance(t, str)]
+        timeout = self._deadline.timeout_s
+        try:
+            judged = iter(
+                self._deadline.map(
+                    lambda prepared, doc: self._judge_text(prepared, *doc),
+                    texts,
+                    late=lambda doc: self._fail(
+                        doc[0], f"no verdict within {timeout:g} s: the policy set runs too long"
+                    ),
+                )
+            )
+        except PolicyError as exc:
+            return [t if isinstance(t, Verdict) else self._fail(i, str(exc)) for i, t in documents]
+        return [t if isinstance(t, Verdict) else next(judged) for _, t in documents]
+
+    def _evaluate(self, prepared: _Prepared, document: str) -> Any:
         engine, vm = prepared
         if vm is not None:
             try:
@@ -233,6 +281,22 @@ class RegoPolicyEngine(Judge):
             if type(exc).__name__ != "PanicException":
                 raise
             raise PolicyError(f"engine panic: {PolicyError.from_engine(exc)}") from None
+
+
+_Prepared = tuple[regorus.Engine, Any]
+"""The interpreter and, when the set compiles to one, the RVM loaded with its program."""
+
+
+def _build(policy_set: PolicySet, program: bytes | None, data: str) -> _Prepared:
+    """The regorus objects one thread judges with (they may not cross threads)."""
+    engine = compile_engine(policy_set)
+    vm = None
+    if program is not None:
+        loaded, _ = regorus.Program.deserialize_binary(program)
+        vm = regorus.Rvm()
+        vm.load_program(loaded)
+        vm.set_data_json(data)
+    return engine, vm
 
 
 _UNDEFINED = "<undefined>"

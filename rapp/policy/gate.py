@@ -57,7 +57,8 @@ class PolicyGate:
     """Judges decisions with the active set; ``reload``/``replace`` swap in a proven one.
 
     ``source`` is a policy directory or an OPA bundle (``.tar.gz``). The first set must load:
-    a rApp that cannot judge must not start.
+    a rApp that cannot judge must not start. ``timeout_s`` is the embedded engine's deadline
+    per decision (see ``RegoPolicyEngine``); ``engine`` replaces the embedded engine (a sidecar).
     """
 
     def __init__(
@@ -67,11 +68,14 @@ class PolicyGate:
         query: str = DEFAULT_QUERY,
         on_reload: Callable[[Reload], None] | None = None,
         engine: Callable[[PolicySet], Judge] | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         self.source = Path(source)
         self.query = query
         self._on_reload = on_reload
-        self._make_engine = engine or (lambda ps: RegoPolicyEngine(ps, query=query))
+        self._make_engine = engine or (
+            lambda ps: RegoPolicyEngine(ps, query=query, timeout_s=timeout_s)
+        )
         self._lock = threading.Lock()
         policy_set = self._read()
         report = run_policy_set_tests(policy_set)
