@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 
 from rapp.domain import Action, Decision
-from rapp.policy import PolicyEngine, RegoPolicyEngine, load_policy_set
+from rapp.policy import PolicyEngine, PolicySet, RegoPolicyEngine, load_policy_set
 from rapp.policy.opa_library import OpaLibraryEngine
 from rapp.policy.opa_server import OpaServerEngine
 
@@ -40,6 +40,16 @@ from tests.test_policy_differential import (  # noqa: E402  (the shared generato
 )
 
 NOW = datetime(2026, 11, 24, 10, 16, tzinfo=UTC)
+
+# The floor: the same engine path (input written, RVM run, verdict read) with a one-rule set,
+# so the figures of runs on machines of different speed can be compared by their ratio to it.
+_FLOOR = PolicySet.create(
+    {
+        "floor.rego": "package rapp.scaling\nimport rego.v1\n"
+        'verdict := {"allow": false, "reasons": [input.decision.target]}\n'
+    },
+    {},
+)
 
 
 def per_decision(
@@ -108,6 +118,7 @@ def main() -> None:
     url, proc = opa_server()
     try:
         backends: dict[str, Callable[[], PolicyEngine]] = {
+            "floor: embedded, 1-rule set": lambda: RegoPolicyEngine(_FLOOR),
             "embedded (regorus)": lambda: RegoPolicyEngine(policy_set),
             "embedded, 1 s deadline (loop)": lambda: RegoPolicyEngine(policy_set, timeout_s=1.0),
             "reference (OPA Go library)": lambda: OpaLibraryEngine(policy_set),
@@ -131,8 +142,8 @@ def main() -> None:
             figures[name] = (p50, whole)
             print(
                 f"  {name:30} {p50 * 1e6:9.1f} {p99 * 1e6:9.1f} {whole * 1e3:20.1f}"
-                f" {np.median(single[allowed]) * 1e6:12.1f}"
-                f" {np.median(single[~allowed]) * 1e6:11.1f}"
+                f" {_median_us(single[allowed]):>12}"
+                f" {_median_us(single[~allowed]):>11}"
             )
             if hasattr(engine, "close"):
                 engine.close()
@@ -140,6 +151,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=10)
     p50, whole = figures["embedded (regorus)"]
+    floor_p50, _ = figures["floor: embedded, 1-rule set"]
     ref_p50, _ = figures["reference (OPA Go library)"]
     rest_p50, _ = figures["OPA server (REST, 127.0.0.1)"]
     print(f"  {int(allowed.sum())} of {len(decisions)} decisions allowed")
@@ -147,8 +159,13 @@ def main() -> None:
     print(f"  target: 1000 decisions <= 100 ms: {whole * 1e3:.1f} ms ({_met(whole <= 0.1)})")
     print(
         f"  embedded p50 is {ref_p50 / p50:.1f}x faster than the reference, "
-        f"{rest_p50 / p50:.1f}x faster than OPA over REST"
+        f"{rest_p50 / p50:.1f}x faster than OPA over REST, "
+        f"{p50 / floor_p50:.1f}x the floor (the same path judging with one rule)"
     )
+
+
+def _median_us(seconds: np.ndarray) -> str:
+    return f"{np.median(seconds) * 1e6:.1f}" if len(seconds) else "-"
 
 
 def _met(ok: bool) -> str:
