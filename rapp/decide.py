@@ -257,7 +257,10 @@ class Decider:
                 record=False,
             )
             self.metrics.shadow_decisions.labels(Action.HEAL.value).inc(len(shadow))
-        return self.healer.plan(incidents, rop, step, model=f"{live.name} {live.version}")
+        heals = self.healer.plan(incidents, rop, step, model=f"{live.name} {live.version}")
+        for target in self.healer.cleared(rop):
+            await self.enactor.withdraw_heal(target, rop.to_pydatetime())
+        return heals
 
     async def _shadow(
         self, state: CellState, rop: pd.Timestamp, planner: Planner, served: list[Decision]
@@ -287,6 +290,8 @@ class Decider:
         # does not land.
         if decision.action.scales:
             self.capacity[decision.target] = decision.capacity_to
+        elif self.healer is not None:
+            self.healer.in_force(decision)
         self._in_flight[decision.id] = decision
         await self.enactor.start(decision)
 

@@ -7,7 +7,9 @@ reset), each incident is healed once (if healing did not clear it, asking again 
 only reset the cell in a loop: that is for an operator, who sees it open in the API), an NF gets
 at most one heal decision per ``cooldown_rops`` and at most ``max_cells`` cells in it, the
 highest scores first (cells that wait go in the next one). A heal the policy set denies is asked
-again after the cool-down. Like the planner, it keeps only those clocks as state.
+again after the cool-down. A heal stays in force (its A1 policy) until none of the cells it
+named has an incident open any more; ``cleared`` then names the NF, so the loop withdraws it.
+Like the planner, it keeps only those clocks as state.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Healer:
         than the anomaly watch's window, so a restart does not heal the same outage again."""
         self._last_heal: dict[str, pd.Timestamp] = {}
         self._healed: dict[str, _Healed] = {}
+        self._in_force: dict[str, frozenset[str]] = {}
+        """NF -> the cells its heal in force names (the latest allowed one replaced any before)."""
         self._unmatched: set[str] = set()
 
     def recall(self, decisions: Iterable[Decision]) -> None:
@@ -72,6 +76,26 @@ class Healer:
             self._last_heal[d.target] = max(rop, self._last_heal.get(d.target, rop))
             for incident in d.evidence.get("incidents", ()):
                 self._healed[incident["cell"]] = _Healed(pd.Timestamp(incident["start"]), rop)
+            # Maybe withdrawn already, or never allowed: withdrawing again changes nothing.
+            self._in_force[d.target] = frozenset(d.cells)
+
+    def in_force(self, decision: Decision) -> None:
+        """An allowed heal: it replaces the NF's earlier one until its incidents close."""
+        self._in_force[decision.target] = frozenset(decision.cells)
+
+    def cleared(self, rop: pd.Timestamp) -> list[str]:
+        """The NFs whose heal in force names no cell with an incident still open at ``rop``
+        (call after ``plan`` for that ROP): their heal is to be withdrawn, and is forgotten
+        here."""
+        rop = pd.Timestamp(rop)
+        done = sorted(
+            target
+            for target, cells in self._in_force.items()
+            if not any(c in self._healed and self._healed[c].seen >= rop for c in cells)
+        )
+        for target in done:
+            del self._in_force[target]
+        return done
 
     def forget(self, decision: Decision) -> None:
         """A heal that did not go out (the policy set denied it): its cells are asked for again

@@ -189,3 +189,23 @@ def test_a1error_without_problem_body() -> None:
     error = A1Error(502)
     assert error.problem == {}
     assert str(error) == "A1-PMS 502 Bad Gateway: (no detail)"
+
+
+async def test_policy_status_is_read_back_as_the_ric_reports_it(
+    app: FastAPI, check: SpecCheck
+) -> None:
+    with serve(app) as url:
+        async with A1Client(url, transport=CheckingTransport(check)) as a1:
+            assert await a1.policy_status("mine") is None
+            await a1.put_policy(policy("mine"))
+            assert await a1.policy_status("mine") == {"enforceStatus": "ENFORCED"}
+            refused = {"enforceStatus": "NOT_ENFORCED", "enforceReason": "OTHER_REASON"}
+            async with httpx.AsyncClient(base_url=f"{url}/admin") as admin:
+                set_status = await admin.put("/policies/mine/status", json=refused)
+                assert set_status.status_code == 200
+                assert set_status.json() == refused
+                assert await a1.policy_status("mine") == refused
+                (await admin.post("/reset")).raise_for_status()
+            await a1.put_policy(policy("mine"))
+            assert await a1.policy_status("mine") == {"enforceStatus": "ENFORCED"}
+    assert check.requests == check.responses > 0

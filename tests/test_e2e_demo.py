@@ -144,7 +144,8 @@ def test_loop_enacts_and_denies_within_120s(demo):
 def test_a_sleeping_cell_is_found_and_handed_to_the_near_rt_ric_to_heal(demo):
     """The demo network lets one cell fall asleep every six simulated hours (24 s at 900x);
     the shipped detector (models/detector, trained on that network) finds it with no alarm to
-    help, and the heal goes out over A1, without touching any package."""
+    help, the heal goes out over A1, without touching any package, and is withdrawn once the
+    cell is awake again."""
 
     def heals() -> list[dict]:
         return [
@@ -172,6 +173,10 @@ def test_a_sleeping_cell_is_found_and_handed_to_the_near_rt_ric_to_heal(demo):
     assert policy["scope"] == {"nfId": heal["target"], "cellIdList": [cell]}
     assert policy["statement"]["action"] == "heal"
     assert heal["outcome"]["package_revision"] is None
+
+    # The cell wakes after six ROPs; once its incident has closed, the heal is withdrawn.
+    url = f"{a1pms}/a1-policy-management/v1/policies/{heal['outcome']['a1_policy_id']}"
+    wait_for(lambda: httpx.get(url).status_code == 404, 90, demo)
 
 
 def test_malformed_record_goes_to_dead_letters_and_the_loop_goes_on(demo):

@@ -147,3 +147,35 @@ def test_bad_settings_are_refused():
     for bad in ({"min_rops": 0}, {"max_cells": 0}, {"forget_after_rops": 0}, {"cooldown_rops": -1}):
         with pytest.raises(ValueError, match="must be at least"):
             healer(**bad)
+
+
+def test_a_heal_in_force_is_cleared_once_none_of_its_cells_is_open():
+    h = healer(cooldown_rops=2)
+    one, two = cell(1, 1), cell(1, 2)
+    [d] = h.plan([incident(one), incident(two)], ROP, STEP)
+    assert h.cleared(ROP) == []  # not allowed yet: nothing in force
+    h.in_force(d)
+    assert h.cleared(ROP) == []
+    # One cell recovers, the other is still open: the heal stays.
+    later = ROP + STEP
+    h.plan([incident(two, rops=4, end=later)], later, STEP)
+    assert h.cleared(later) == []
+    # Both closed: the NF's heal is to be withdrawn, once.
+    closed = later + STEP
+    h.plan([], closed, STEP)
+    assert h.cleared(closed) == ["du-gnb-0001"]
+    assert h.cleared(closed + STEP) == []
+
+
+def test_a_denied_heal_is_never_in_force_and_a_recalled_one_is():
+    h = healer()
+    [d] = h.plan([incident(cell(1, 1))], ROP, STEP)
+    h.forget(d)  # denied
+    h.plan([], ROP + STEP, STEP)
+    assert h.cleared(ROP + STEP) == []
+    after = healer()
+    after.recall([d])  # after a restart: maybe still in force
+    after.plan([incident(cell(1, 1), rops=4, end=ROP + STEP)], ROP + STEP, STEP)
+    assert after.cleared(ROP + STEP) == []  # still open
+    after.plan([], ROP + 2 * STEP, STEP)
+    assert after.cleared(ROP + 2 * STEP) == ["du-gnb-0001"]

@@ -102,6 +102,7 @@ def test_enacted_sets_the_policy_and_publishes_one_revision(world):
     outcome = enact(enactor, d)
     assert outcome["state"] == "enacted"
     assert outcome["package_revision"] == f"{TARGET}/v2"
+    assert outcome["detail"] == f"{TARGET}: capacity 5G -> 10G; A1 ENFORCED"  # read back
     assert a1_policy(world.a1pms, f"rapp-{TARGET}")["statement"]["decisionId"] == d.id
     assert world.journal.outcome(d.id).state is OutcomeState.ENACTED
     again = enact(enactor, d)  # same id: the same workflow, not a second enactment
@@ -177,3 +178,60 @@ def test_scale_package_scales_uplink_by_the_same_ratio_and_detects_staleness():
     assert scale_package(scaled, decision(frm="5G", to="10G")) is scaled  # already there
     with pytest.raises(StaleDecision, match="holds 10G"):
         scale_package(scaled, decision(frm="20G", to="40G"))
+
+
+def test_a_policy_the_ric_does_not_enforce_is_undone_before_the_package_changes(world):
+    d = decision()
+    refused = {"enforceStatus": "NOT_ENFORCED", "enforceReason": "STATEMENT_NOT_APPLICABLE"}
+    httpx.put(f"{world.a1pms}/admin/policies/rapp-{TARGET}/status", json=refused).raise_for_status()
+    outcome = enact(world.enactor(), d)
+    assert outcome["state"] == "compensated"
+    assert outcome["detail"] == (
+        "the Near-RT RIC does not enforce the A1 policy (STATEMENT_NOT_APPLICABLE); "
+        "A1 policy removed"
+    )
+    assert outcome["package_revision"] is None
+    assert a1_policy(world.a1pms, f"rapp-{TARGET}") is None
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1"]
+    assert world.journal.outcome(d.id).state is OutcomeState.COMPENSATED
+
+
+def heal(target: str = "du-gnb-0011", hour: int = 9) -> Decision:
+    cell = "SubNetwork=site-03,ManagedElement=gnb-0011,GNBDUFunction=1,NRCellDU=1"
+    return Decision.new(
+        Action.HEAL,
+        target,
+        [cell],
+        datetime(2026, 11, 24, hour, tzinfo=UTC),
+        "",
+        "",
+        {"kinds": ["sleeping_cell"], "incidents": [{"cell": cell, "kind": "sleeping_cell"}]},
+    )
+
+
+def test_a_heal_policy_is_withdrawn_after_its_heal_once_the_incidents_close(world):
+    enactor = world.enactor()
+    d = heal()
+
+    async def heal_then_withdraw() -> bool:
+        # Queued back to back: the withdrawal waits for the heal on the target's queue.
+        await enactor.start(d)
+        await enactor.withdraw_heal(d.target, d.rop)
+        await (await DBOS.retrieve_workflow_async(d.id)).get_result()
+        handle = await DBOS.retrieve_workflow_async(
+            "withdraw-rapp-heal-du-gnb-0011-20261124T090000Z"
+        )
+        return await handle.get_result()
+
+    assert asyncio.run(heal_then_withdraw()) is True
+    assert world.journal.outcome(d.id).state is OutcomeState.ENACTED
+    assert a1_policy(world.a1pms, "rapp-heal-du-gnb-0011") is None
+
+    async def withdraw_again() -> bool:
+        await enactor.withdraw_heal(d.target, datetime(2026, 11, 24, 10, tzinfo=UTC))
+        handle = await DBOS.retrieve_workflow_async(
+            "withdraw-rapp-heal-du-gnb-0011-20261124T100000Z"
+        )
+        return await handle.get_result()
+
+    assert asyncio.run(withdraw_again()) is False  # gone already: nothing to do

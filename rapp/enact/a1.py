@@ -134,6 +134,16 @@ class A1Client:
         _expect(await self._http.put(f"/policies/{_seg(policy.policy_id)}", json=policy.body), 200)
         return "updated"
 
+    async def policy_status(self, policy_id: str) -> dict[str, Any] | None:
+        """What the Near-RT RIC reports for the policy (its type's ``statusSchema``, e.g.
+        ``{"enforceStatus": "ENFORCED"}``), or None when no such policy exists."""
+        response = await self._http.get(f"/policies/{_seg(policy_id)}/status")
+        if response.status_code == 404:
+            return None
+        _expect(response, 200)
+        status: dict[str, Any] = response.json()
+        return status
+
     async def delete_policy(self, policy_id: str) -> bool:
         """True when the policy was deleted, False when it did not exist."""
         response = await self._http.delete(f"/policies/{_seg(policy_id)}")

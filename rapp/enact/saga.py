@@ -6,9 +6,12 @@ id: finished steps are not repeated, the interrupted one runs again. So every st
 idempotent: the A1 policy id is derived from the target, ``put_policy`` creates or updates, and the
 package writer finds the revision it already published for this decision's workspace.
 
-If the package step fails for good, the A1 step is compensated: the policy goes back to what it
-was before (or is deleted if it did not exist), and the outcome says so. Nothing is half-done and
-silent. A heal decision is the A1 step alone: healing cells is the Near-RT RIC's work.
+The A1 status is read back before the package changes: a policy the Near-RT RIC does not
+enforce is compensated while nothing else has moved. If the package step fails for good, the A1
+step is compensated: the policy goes back to what it was before (or is deleted if it did not
+exist), and the outcome says so. Nothing is half-done and silent. A heal decision is the A1 step
+alone: healing cells is the Near-RT RIC's work; its policy is withdrawn (``withdraw_heal``, on
+the target's queue) once the incidents it named have closed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -56,12 +60,17 @@ def _retry_publish(exc: BaseException) -> bool:
     return isinstance(exc, PublishError) and exc.transient
 
 
+def heal_policy_id(target: str) -> str:
+    """The A1 policy asking the Near-RT RIC to heal ``target``'s cells: one per NF."""
+    return f"rapp-heal-{target}"
+
+
 def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
     """The A1 policy carrying a decision: one per target and purpose, so a later decision
     updates it (a heal does not overwrite the capacity guidance, nor the other way round)."""
     statement: dict[str, Any] = {"action": decision.action.value, "decisionId": decision.id}
     if decision.action is Action.HEAL:
-        policy_id, type_id = f"rapp-heal-{decision.target}", settings.healing_policy_type_id
+        policy_id, type_id = heal_policy_id(decision.target), settings.healing_policy_type_id
         statement["incidentKinds"] = list(decision.evidence.get("kinds", []))
     else:
         policy_id, type_id = f"rapp-{decision.target}", settings.policy_type_id
@@ -79,6 +88,17 @@ def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
             "statement": statement,
         },
     )
+
+
+def _not_enforced(status: dict[str, Any] | None) -> str | None:
+    """Why a policy just put is not in force (its status says so, or it is gone), or None.
+    A status without ``enforceStatus`` (a type with another status schema) is taken as is."""
+    if status is None:
+        return "the A1 policy was gone right after it was put"
+    if status.get("enforceStatus") == "NOT_ENFORCED":
+        reason = status.get("enforceReason", "no reason given")
+        return f"the Near-RT RIC does not enforce the A1 policy ({reason})"
+    return None
 
 
 def scale_package(files: dict[str, str], decision: Decision) -> dict[str, str]:
@@ -151,13 +171,25 @@ class Enactor(DBOSConfiguredInstance):
 
     async def start(self, decision: Decision) -> None:
         """Queue the workflow of ``decision`` (or find it queued); returns once it is durable."""
-        if self._queue is None:
-            self._queue = await asyncio.to_thread(DBOS.retrieve_queue, QUEUE)
-            if self._queue is None:
-                raise RuntimeError(f"DBOS queue {QUEUE} is not registered: call launch() first")
-        queue = self._queue
+        queue = await self._ready_queue()
         with SetWorkflowID(decision.id), SetEnqueueOptions(queue_partition_key=decision.target):
             await queue.enqueue_async(self.enact, decision.to_dict())
+
+    async def withdraw_heal(self, target: str, rop: datetime) -> None:
+        """Queue the withdrawal of ``target``'s heal policy (its incidents closed at ``rop``),
+        behind the target's enactments: a heal still queued is put first, then withdrawn."""
+        queue = await self._ready_queue()
+        policy_id = heal_policy_id(target)
+        workflow_id = f"withdraw-{policy_id}-{rop.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=target):
+            await queue.enqueue_async(self.withdraw, policy_id)
+
+    @DBOS.workflow(name="rapp.withdraw")
+    async def withdraw(self, policy_id: str) -> bool:
+        """Delete an A1 policy that is no longer needed; False if it was gone already."""
+        deleted = await self._delete_policy(policy_id)
+        log.info("A1 policy %s %s", policy_id, "withdrawn" if deleted else "was gone already")
+        return deleted
 
     @DBOS.workflow(name="rapp.enact")
     async def enact(self, decision: dict[str, Any]) -> dict[str, Any]:
@@ -182,13 +214,25 @@ class Enactor(DBOSConfiguredInstance):
             return await self._undo(
                 d, policy, previous, f"A1 policy not applied: {exc}", failed=True
             )
+        # Verified before the package changes: a policy the Near-RT RIC does not enforce is
+        # undone while nothing else has moved.
+        try:
+            status = await self._read_status(policy.policy_id)
+        except Exception as exc:
+            enforced = f"A1 status not read: {exc}"
+        else:
+            refused = _not_enforced(status)
+            if refused is not None:
+                return await self._undo(d, policy, previous, refused)
+            enforced = f"A1 {(status or {}).get('enforceStatus', status)}"
         if d.action is Action.HEAL:
             # Healing is the Near-RT RIC's (compensate, then reset the cells); no package changes.
             return Outcome(
                 d.id,
                 OutcomeState.ENACTED,
                 a1_policy_id=policy.policy_id,
-                detail=f"{d.target}: {len(d.cells)} cells handed to the Near-RT RIC to heal",
+                detail=f"{d.target}: {len(d.cells)} cells handed to the Near-RT RIC to heal; "
+                f"{enforced}",
             )
         try:
             tag = await self._publish(d.to_dict())
@@ -199,7 +243,7 @@ class Enactor(DBOSConfiguredInstance):
             OutcomeState.ENACTED,
             a1_policy_id=policy.policy_id,
             package_revision=tag,
-            detail=f"{d.target}: capacity {d.capacity_from} -> {d.capacity_to}",
+            detail=f"{d.target}: capacity {d.capacity_from} -> {d.capacity_to}; {enforced}",
         )
 
     async def _undo(
@@ -234,6 +278,23 @@ class Enactor(DBOSConfiguredInstance):
     async def _put_policy(self, policy: dict[str, Any]) -> str:
         async with self._client() as a1:
             return await a1.put_policy(A1Policy(**policy))
+
+    @DBOS.step(name="rapp.a1.status", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
+    async def _read_status(self, policy_id: str) -> dict[str, Any] | None:
+        async with self._client() as a1:
+            return await a1.policy_status(policy_id)
+
+    async def _ready_queue(self) -> Queue:
+        if self._queue is None:
+            self._queue = await asyncio.to_thread(DBOS.retrieve_queue, QUEUE)
+            if self._queue is None:
+                raise RuntimeError(f"DBOS queue {QUEUE} is not registered: call launch() first")
+        return self._queue
+
+    @DBOS.step(name="rapp.a1.delete", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
+    async def _delete_policy(self, policy_id: str) -> bool:
+        async with self._client() as a1:
+            return await a1.delete_policy(policy_id)
 
     @DBOS.step(name="rapp.a1.restore", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
     async def _restore_policy(

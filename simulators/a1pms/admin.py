@@ -15,9 +15,13 @@
     Body ``{"state": "SYNCHRONIZING"}`` (or ``AVAILABLE``, ``UNAVAILABLE``,
     ``CONSISTENCY_CHECK``): a SYNCHRONIZING RIC answers policy changes with 423 Locked. 200 with
     the ``RicInfo``.
+``PUT /admin/policies/{policyId}/status``
+    Body: the status object the Near-RT RIC is to report for that policy from now on (it may
+    not exist yet), e.g. ``{"enforceStatus": "NOT_ENFORCED", "enforceReason":
+    "STATEMENT_NOT_APPLICABLE"}``; without one a policy is ``ENFORCED``. 200 with the status.
 ``POST /admin/reset``
-    Forget every policy and service (RICs, their states and pending faults stay); 200 with
-    ``{"removedPolicies": n, "removedServices": m}``.
+    Forget every policy, service and set status (RICs, their states and pending faults stay);
+    200 with ``{"removedPolicies": n, "removedServices": m}``.
 
 Errors are RFC 7807 ``application/problem+json``, as on the A1-PMS paths.
 """
@@ -72,6 +76,12 @@ def admin_router() -> APIRouter:
     @r.put("/rics/{ricId}/state", summary="Set a Near-RT RIC's state")
     async def set_ric_state(request: Request, ricId: str, body: RicStateChange) -> dict[str, Any]:
         return registry(request).set_ric_state(ricId, body.state)
+
+    @r.put("/policies/{policyId}/status", summary="Set the status a RIC reports for a policy")
+    async def set_policy_status(
+        request: Request, policyId: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        return registry(request).set_policy_status(policyId, body)
 
     @r.post("/reset", summary="Forget every policy and service")
     async def reset(request: Request) -> dict[str, int]:

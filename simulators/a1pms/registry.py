@@ -81,6 +81,8 @@ class Registry:
         self._types: dict[str, PolicyType] = {}
         self._rics: dict[str, _Ric] = {}
         self._policies: dict[str, _Policy] = {}
+        self._statuses: dict[str, dict[str, Any]] = {}
+        """Policy id -> the status its RIC reports, set through the admin API; else ENFORCED."""
         self._services = Services(clock)
         for ric in config.rics:
             for type_id in ric.policy_types:
@@ -94,6 +96,7 @@ class Registry:
         """Forget every policy and service (RICs and types stay); returns how many of each."""
         policies = len(self._policies)
         self._policies.clear()
+        self._statuses.clear()
         services = self._services.clear()
         log.info("reset: %d policies and %d services removed", policies, services)
         return policies, services
@@ -240,8 +243,13 @@ class Registry:
 
     def policy_status(self, policy_id: str) -> dict[str, Any]:
         self._policy(policy_id)
-        # A simulated RIC enforces whatever it accepted.
-        return {"enforceStatus": "ENFORCED"}
+        # A simulated RIC enforces whatever it accepted, unless told otherwise (admin API).
+        return dict(self._statuses.get(policy_id, {"enforceStatus": "ENFORCED"}))
+
+    def set_policy_status(self, policy_id: str, status: dict[str, Any]) -> dict[str, Any]:
+        """What the RIC will report for ``policy_id`` (existing or not yet created)."""
+        self._statuses[policy_id] = dict(status)
+        return dict(status)
 
     def _policy(self, policy_id: str) -> _Policy:
         try:
