@@ -263,6 +263,7 @@ def test_admin_api_is_documented_under_its_own_tag(sim: Sim) -> None:
         ("GET", "/admin/faults"),
         ("DELETE", "/admin/faults"),
         ("PUT", "/admin/rics/{ricId}/state"),
+        ("PUT", "/admin/policies/{policyId}/status"),
         ("POST", "/admin/reset"),
     }
     assert all(path.startswith(BASE) for (_, path) in set(ops) - admin)
