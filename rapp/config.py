@@ -277,7 +277,9 @@ class PolicySettings(BaseModel):
     opa_timeout_s: float = Field(default=1.0, gt=0)
     timeout_s: float | None = Field(default=1.0, gt=0)
     """The embedded engine's deadline per decision: a set that runs longer denies it (fail
-    closed) instead of holding the loop. None judges on the caller's thread, with no deadline."""
+    closed) instead of holding the loop. The engine then judges in a child process, killed and
+    replaced on a deadline (regorus cannot be interrupted otherwise). None judges in process,
+    with no deadline."""
     reload_every_s: float = Field(default=5.0, gt=0)
     """How often the source is looked at; a changed set is tested before it judges anything."""
 

@@ -1,147 +1,202 @@
-"""A deadline on the embedded engine: a policy that runs away (a huge ``numbers.range``, a deep
-``walk``, an accidental cross product) must deny its decision, not hold the loop waiting for it.
+"""A deadline on the embedded engine: a policy that runs away (a huge ``numbers.range``, an
+accidental cross product) must deny its decision, not hold the loop that waits for it.
 
-regorus cannot be interrupted, so the calls run on a thread of their own and the caller waits
-at most ``timeout_s`` for each. A call that overstays is given up: it and the rest of its batch
-get the caller's fallback (a denial that says why), and its thread is left to finish alone and
-then end, while a fresh thread takes the next batch.
+regorus holds the GIL while it evaluates and cannot be interrupted, so no thread can stop it,
+nor even notice the time passing. The engine therefore runs in a child process of its own
+(``python -m rapp.policy.deadline``), fed one batch at a time over a pipe. A decision without
+an answer within ``timeout_s`` is given up with the rest of its batch, the child is killed, and
+a fresh one judges the next batch.
+
+The protocol is JSON lines. The parent writes the set once (``{"modules", "data", "program",
+"query"}``) and the child answers ``{"ready": true}``; then per batch the parent writes the
+count and one input document per line, and the child answers one line per document:
+``{"ok": result}`` or ``{"error": [message, file, line, col]}``.
 """
 
 from __future__ import annotations
 
-import queue
+import base64
+import json
+import logging
+import os
+import selectors
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-S = TypeVar("S")
-T = TypeVar("T")
-R = TypeVar("R")
+from rapp.policy.loader import PolicyError, PolicySet
 
+log = logging.getLogger(__name__)
 
-@dataclass(eq=False)
-class _Job(Generic[S, T, R]):
-    call: Callable[[S, T], R]
-    items: Sequence[T]
-    results: list[R] = field(default_factory=list)
-    error: BaseException | None = None
-    ready: bool = False
-    """Whether the worker has its state: making it (compiling a set) is not a call's time."""
-    abandoned: bool = False
-    cond: threading.Condition = field(default_factory=threading.Condition)
-
-    def run(self, state: S) -> None:
-        with self.cond:
-            self.ready = True
-            self.cond.notify()
-        for item in self.items:
-            if self.abandoned:
-                return
-            result = self.call(state, item)
-            with self.cond:  # no wake-up per result: the caller looks at progress per period
-                self.results.append(result)
-                if len(self.results) == len(self.items):
-                    self.cond.notify()
-
-    def fail(self, exc: BaseException) -> None:
-        with self.cond:
-            self.error = exc
-            self.cond.notify()
+LATE: Any = object()
+"""What ``Deadline.map`` gives for a document the child did not answer in time."""
 
 
-class Deadline(Generic[S]):
-    """Runs calls on a worker thread that holds ``setup()``'s state; a call still running
-    after ``timeout_s`` (at most twice that) is given up.
-
-    The state is made and dropped on the worker (regorus objects are bound to the thread that
-    made them). ``setup`` must not hold the owner of this deadline, or the owner is never
-    collected; ``close`` ends the worker once its queue is done.
-    """
+class Deadline:
+    """Judges input documents in a child process, at most ``timeout_s`` per document."""
 
     def __init__(
-        self, setup: Callable[[], S], timeout_s: float, *, setup_timeout_s: float = 30.0
+        self,
+        policy_set: PolicySet,
+        program: bytes | None,
+        query: str,
+        timeout_s: float,
+        *,
+        setup_timeout_s: float = 60.0,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, not {timeout_s}")
         self.timeout_s = timeout_s
-        self.setup_timeout_s = max(setup_timeout_s, timeout_s)
-        self._setup = setup
+        self.setup_timeout_s = setup_timeout_s
+        self._init = (
+            json.dumps(
+                {
+                    "modules": policy_set.modules,
+                    "data": policy_set.data,
+                    "program": base64.b64encode(program).decode() if program else None,
+                    "query": query,
+                }
+            ).encode()
+            + b"\n"
+        )
         self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[_Job[S, Any, Any] | None] | None = None
+        self._child: _Child | None = None
         self.overstayed = 0
-        """Calls given up so far (each left a thread to finish on its own)."""
+        """Documents given up so far (each cost the child its life)."""
 
-    def map(self, call: Callable[[S, T], R], items: Sequence[T], late: Callable[[T], R]) -> list[R]:
-        """``call(state, item)`` for each item, in order; ``late(item)`` for the item that
-        overstayed and every item after it. Raises what ``setup`` raised."""
-        if not items:
+    def map(self, documents: Sequence[str]) -> list[Any]:
+        """Per document: the query's value (None when undefined), a ``PolicyError``, or
+        ``LATE`` for the one that overstayed and every one after it in the batch."""
+        if not documents:
             return []
-        job: _Job[S, T, R] = _Job(call, items)
-        jobs = self._queue()
-        jobs.put(job)
-        with job.cond:
-            # Progress is looked at once per period, not per result (a wake-up per decision
-            # would cost more than judging it): a call is given up after one to two periods.
-            seen, since = (False, 0), time.monotonic()
-            while len(job.results) < len(items) and job.error is None:
-                now, progress = time.monotonic(), (job.ready, len(job.results))
-                period = self.timeout_s if job.ready else self.setup_timeout_s
-                if progress != seen:
-                    seen, since = progress, now
-                elif now - since >= period:
-                    job.abandoned = True
-                    self._retire(jobs)
-                    break
-                job.cond.wait(period)
-            done = list(job.results)
-        if job.error is not None:
-            raise job.error
-        return done + [late(item) for item in items[len(done) :]]
+        with self._lock:  # one batch at a time through the pipe
+            try:
+                child = self._ready_child()
+                child.send(documents)
+            except PolicyError as exc:
+                self._drop()
+                return [exc] * len(documents)
+            answers: list[Any] = []
+            for _ in documents:
+                try:
+                    line = child.read_line(self.timeout_s)
+                except PolicyError as exc:  # the child died (a crash inside regorus)
+                    self._drop()
+                    return answers + [exc] * (len(documents) - len(answers))
+                if line is None:
+                    self.overstayed += 1
+                    log.warning(
+                        "a decision had no verdict within %g s: policy child killed",
+                        self.timeout_s,
+                    )
+                    self._drop()
+                    return answers + [LATE] * (len(documents) - len(answers))
+                answers.append(_answer(line))
+            return answers
 
     def close(self) -> None:
-        """End the worker after what it has queued (a new one starts if ``map`` is called)."""
+        """End the child (a new one starts if ``map`` is called again)."""
         with self._lock:
-            jobs, self._jobs = self._jobs, None
-        if jobs is not None:
-            jobs.put(None)
+            self._drop()
 
-    def _queue(self) -> queue.SimpleQueue[_Job[S, Any, Any] | None]:
-        with self._lock:
-            if self._jobs is None:
-                self._jobs = queue.SimpleQueue()
-                threading.Thread(
-                    target=_work,
-                    args=(self._setup, self._jobs),
-                    name="rego-deadline",
-                    daemon=True,
-                ).start()
-            return self._jobs
+    def _ready_child(self) -> _Child:
+        if self._child is None:
+            self._child = _Child(self._init, self.setup_timeout_s)
+        return self._child
 
-    def _retire(self, jobs: queue.SimpleQueue[_Job[S, Any, Any] | None]) -> None:
-        """The worker behind ``jobs`` is stuck in a call: later batches go to a new one."""
-        with self._lock:
-            self.overstayed += 1
-            if self._jobs is jobs:
-                self._jobs = None
-        jobs.put(None)  # what it has queued still runs once it is free; then it ends
+    def _drop(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
 
 
-def _work(setup: Callable[[], Any], jobs: queue.SimpleQueue[_Job[Any, Any, Any] | None]) -> None:
-    state = None
-    while True:
-        job = jobs.get()
-        if job is None:
-            break
-        if state is None:
+def _answer(line: bytes) -> Any:
+    message = json.loads(line)
+    if "ok" in message:
+        return message["ok"]
+    text, file, line_no, col = message["error"]
+    return PolicyError(text, file=file, line=line_no, col=col)
+
+
+class _Child:
+    """A running ``python -m rapp.policy.deadline``, read line by line with timeouts."""
+
+    def __init__(self, init: bytes, setup_timeout_s: float) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "rapp.policy.deadline"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        if self._proc.stdin is None or self._proc.stdout is None:  # pragma: no cover
+            raise RuntimeError("Popen gave no pipes")
+        self._stdin, self._stdout = self._proc.stdin, self._proc.stdout
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._stdout, selectors.EVENT_READ)
+        self._buffer = bytearray()
+        self._write(init)
+        ready = self.read_line(setup_timeout_s)
+        if ready is None or json.loads(ready) != {"ready": True}:
+            self.kill()
+            raise PolicyError(f"the policy child did not start within {setup_timeout_s:g} s")
+
+    def send(self, documents: Sequence[str]) -> None:
+        self._write(f"{len(documents)}\n".encode() + "".join(f"{d}\n" for d in documents).encode())
+
+    def read_line(self, timeout_s: float) -> bytes | None:
+        """The next line, or None if none came within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._selector.select(left):
+                return None
+            chunk = os.read(self._stdout.fileno(), 1 << 16)
+            if not chunk:
+                raise PolicyError(f"the policy child died (exit {self._proc.wait()})")
+            self._buffer += chunk
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        return line
+
+    def kill(self) -> None:
+        self._selector.close()
+        self._proc.kill()
+        self._proc.wait()
+        for stream in (self._stdin, self._stdout):
+            stream.close()
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._stdin.write(data)
+        except OSError as exc:
+            raise PolicyError(f"the policy child is gone: {exc}") from None
+
+
+def _serve() -> None:
+    """The child: build the engines once, then answer batches until stdin closes."""
+    from rapp.policy.engine import _build, evaluate_document
+
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)  # whatever else writes to stdout (a policy's print) must not break the pipe
+    stdin = sys.stdin.buffer
+    init = json.loads(stdin.readline())
+    program = base64.b64decode(init["program"]) if init["program"] else None
+    policy_set = PolicySet.create(init["modules"], init["data"])
+    prepared = _build(policy_set, program, json.dumps(init["data"]))
+    query = init["query"]
+    out.write(b'{"ready": true}\n')
+    while header := stdin.readline():
+        for _ in range(int(header)):
+            document = stdin.readline().decode()
             try:
-                state = setup()
-            except BaseException as exc:
-                job.fail(exc)
-                del job
-                continue
-        job.run(state)
-        # Not held while idle: a finished job's call may hold the engine that owns this worker.
-        del job
-    del state  # here, on the thread that made it
+                message: dict[str, Any] = {"ok": evaluate_document(prepared, document, query)}
+            except PolicyError as exc:
+                message = {"error": [exc.message, exc.file, exc.line, exc.col]}
+            out.write(json.dumps(message).encode() + b"\n")
+
+
+if __name__ == "__main__":
+    _serve()

@@ -7,7 +7,6 @@ an exception that a caller might swallow and carry on enacting.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
@@ -20,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import regorus
 
 from rapp.domain import Decision, Verdict
-from rapp.policy.deadline import Deadline
+from rapp.policy.deadline import LATE, Deadline
 from rapp.policy.loader import PolicyError, PolicySet, compile_engine, load_policy_set
 
 log = logging.getLogger(__name__)
@@ -135,11 +134,14 @@ class Judge:
         try:
             result = self._evaluate(prepared, text)
         except PolicyError as error:
-            # Errors without a source location (e.g. an unknown rule path) name the query instead.
-            return self._fail(decision_id, str(error) if error.file else f"{self._query}: {error}")
+            return self._error_verdict(decision_id, error)
         except Exception as exc:  # whatever a backend raises, the decision is denied
             return self._fail(decision_id, f"{self._query}: {type(exc).__name__}: {exc}")
         return self._verdict(decision_id, result)
+
+    def _error_verdict(self, decision_id: str, error: PolicyError) -> Verdict:
+        # Errors without a source location (e.g. an unknown rule path) name the query instead.
+        return self._fail(decision_id, str(error) if error.file else f"{self._query}: {error}")
 
     def _verdict(self, decision_id: str, result: Any) -> Verdict:
         problem = _shape_problem(result, self._query)
@@ -174,8 +176,8 @@ class RegoPolicyEngine(Judge):
     compiler cannot take runs on the interpreter alone. Engines are per thread: regorus objects
     may not cross threads (pyo3 panics).
 
-    With ``timeout_s``, decisions are judged on a thread of the engine's own, and one that
-    takes longer is denied with the deadline as its reason (``rapp.policy.deadline``).
+    With ``timeout_s``, decisions are judged in a child process of the engine's own, and one
+    that takes longer is denied with the deadline as its reason (``rapp.policy.deadline``).
     """
 
     def __init__(
@@ -193,17 +195,15 @@ class RegoPolicyEngine(Judge):
         compile_engine(policy_set)
         self._program = _program(policy_set, query)
         self._data = json.dumps(policy_set.data)
-        self._deadline: Deadline[_Prepared] | None = None
+        self._deadline: Deadline | None = None
         if timeout_s is not None:
-            # The worker's setup holds the set, not this engine, so the engine can be
-            # collected (a reload) and its worker then told to end.
-            setup = functools.partial(_build, policy_set, self._program, self._data)
-            self._deadline = Deadline(setup, timeout_s)
+            self._deadline = Deadline(policy_set, self._program, query, timeout_s)
+            # Its child process ends with this engine (a reload replaces it), or at exit.
             weakref.finalize(self, self._deadline.close)
 
     @property
     def in_thread(self) -> bool:  # type: ignore[override]
-        """With a deadline, a caller waits up to the timeout: off the event loop, then."""
+        """With a deadline, a caller waits on a child process: off the event loop, then."""
         return self._deadline is not None
 
     @property
@@ -242,45 +242,25 @@ class RegoPolicyEngine(Judge):
         if self._deadline is None:
             return super()._judge_all(documents)
         texts = [(i, t) for i, t in documents if isinstance(t, str)]
+        answers = iter(self._deadline.map([t for _, t in texts]))
         timeout = self._deadline.timeout_s
-        try:
-            judged = iter(
-                self._deadline.map(
-                    lambda prepared, doc: self._judge_text(prepared, *doc),
-                    texts,
-                    late=lambda doc: self._fail(
-                        doc[0], f"no verdict within {timeout:g} s: the policy set runs too long"
-                    ),
-                )
-            )
-        except PolicyError as exc:
-            return [t if isinstance(t, Verdict) else self._fail(i, str(exc)) for i, t in documents]
-        return [t if isinstance(t, Verdict) else next(judged) for _, t in documents]
+        verdicts = []
+        for decision_id, text in documents:
+            if isinstance(text, Verdict):
+                verdicts.append(text)
+                continue
+            answer = next(answers)
+            if answer is LATE:
+                why = f"no verdict within {timeout:g} s: the policy set runs too long"
+                verdicts.append(self._fail(decision_id, why))
+            elif isinstance(answer, PolicyError):
+                verdicts.append(self._error_verdict(decision_id, answer))
+            else:
+                verdicts.append(self._verdict(decision_id, answer))
+        return verdicts
 
     def _evaluate(self, prepared: _Prepared, document: str) -> Any:
-        engine, vm = prepared
-        if vm is not None:
-            try:
-                vm.set_input_json(document)
-                result = json.loads(vm.execute())
-            except Exception:
-                result = _UNDEFINED  # the interpreter says what went wrong
-            # Only a denial is taken from the RVM: it reads a builtin error as undefined, so a
-            # deny rule that failed there would vanish and could turn into an allow. An allow is
-            # confirmed by the interpreter, which fails on the error (closed).
-            if not _has_undefined(result) and _denies(result):
-                return result
-        try:
-            clone = engine.clone()
-            clone.set_input_json(document)
-            return clone.eval_rule(self._query)
-        except Exception as exc:
-            raise PolicyError.from_engine(exc) from None
-        except BaseException as exc:
-            # A Rust panic inside regorus arrives as pyo3's PanicException, a BaseException.
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise PolicyError(f"engine panic: {PolicyError.from_engine(exc)}") from None
+        return evaluate_document(prepared, document, self._query)
 
 
 _Prepared = tuple[regorus.Engine, Any]
@@ -297,6 +277,34 @@ def _build(policy_set: PolicySet, program: bytes | None, data: str) -> _Prepared
         vm.load_program(loaded)
         vm.set_data_json(data)
     return engine, vm
+
+
+def evaluate_document(prepared: _Prepared, document: str, query: str) -> Any:
+    """The value of ``query`` for one input document (None when undefined): the RVM's if it
+    is a denial, else the interpreter's. Raises ``PolicyError`` when the engine fails."""
+    engine, vm = prepared
+    if vm is not None:
+        try:
+            vm.set_input_json(document)
+            result = json.loads(vm.execute())
+        except Exception:
+            result = _UNDEFINED  # the interpreter says what went wrong
+        # Only a denial is taken from the RVM: it reads a builtin error as undefined, so a
+        # deny rule that failed there would vanish and could turn into an allow. An allow is
+        # confirmed by the interpreter, which fails on the error (closed).
+        if not _has_undefined(result) and _denies(result):
+            return result
+    try:
+        clone = engine.clone()
+        clone.set_input_json(document)
+        return clone.eval_rule(query)
+    except Exception as exc:
+        raise PolicyError.from_engine(exc) from None
+    except BaseException as exc:
+        # A Rust panic inside regorus arrives as pyo3's PanicException, a BaseException.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise PolicyError(f"engine panic: {PolicyError.from_engine(exc)}") from None
 
 
 _UNDEFINED = "<undefined>"
