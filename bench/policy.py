@@ -9,7 +9,7 @@ the differential tests' generator: every action, odd targets and malformed quant
 included, on the shipped policies. Targets (issue 5): embedded p50 <= 100 us per decision, a
 batch of 1000 decisions <= 100 ms; the ratios to the reference and to the sidecar come from
 the same run. Each input carries what the loop adds (``batch``, ``history``, ``a1``); the
-deadline row is the embedded engine as the loop runs it (judged on a thread of its own).
+deadline row is the embedded engine as the loop runs it (judged in a child process).
 """
 
 from __future__ import annotations

@@ -113,3 +113,16 @@ def test_a_policy_that_prints_does_not_break_the_pipe() -> None:
 def test_the_deadline_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Deadline(PolicySet.create({"p.rego": "package p\n"}, {}), None, "data.p.r", timeout_s=0)
+
+
+def test_a_batch_larger_than_the_pipe_is_judged_whole() -> None:
+    """Thousands of documents: more than a pipe holds each way, so writing them all before
+    reading the answers would leave parent and child waiting on each other."""
+    echo = PolicySet.create({"p.rego": "package p\nimport rego.v1\nr := input.pad\n"}, {})
+    deadline = Deadline(echo, None, "data.p.r", timeout_s=5)
+    pad = "x" * 200
+    try:
+        answers = deadline.map([f'{{"pad": "{pad}{i}"}}' for i in range(3000)])
+    finally:
+        deadline.close()
+    assert answers == [f"{pad}{i}" for i in range(3000)]

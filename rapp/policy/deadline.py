@@ -3,7 +3,7 @@ accidental cross product) must deny its decision, not hold the loop that waits f
 
 regorus holds the GIL while it evaluates and cannot be interrupted, so no thread can stop it,
 nor even notice the time passing. The engine therefore runs in a child process of its own
-(``python -m rapp.policy.deadline``), fed one batch at a time over a pipe. A decision without
+(``serve`` below, in a fresh interpreter), fed one batch at a time over a pipe. A decision without
 an answer within ``timeout_s`` is given up with the rest of its batch, the child is killed, and
 a fresh one judges the next batch.
 
@@ -30,6 +30,9 @@ from typing import Any
 from rapp.policy.loader import PolicyError, PolicySet
 
 log = logging.getLogger(__name__)
+
+_PIPE_SAFE = 16 * 1024
+"""Bytes a pipe takes without a reader (Linux buffers 64 KiB; less is sure everywhere)."""
 
 LATE: Any = object()
 """What ``Deadline.map`` gives for a document the child did not answer in time."""
@@ -122,11 +125,11 @@ def _answer(line: bytes) -> Any:
 
 
 class _Child:
-    """A running ``python -m rapp.policy.deadline``, read line by line with timeouts."""
+    """A running child (``serve``), read line by line with timeouts."""
 
     def __init__(self, init: bytes, setup_timeout_s: float) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "rapp.policy.deadline"],
+            [sys.executable, "-c", "from rapp.policy.deadline import serve; serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
@@ -144,7 +147,14 @@ class _Child:
             raise PolicyError(f"the policy child did not start within {setup_timeout_s:g} s")
 
     def send(self, documents: Sequence[str]) -> None:
-        self._write(f"{len(documents)}\n".encode() + "".join(f"{d}\n" for d in documents).encode())
+        payload = f"{len(documents)}\n".encode() + "".join(f"{d}\n" for d in documents).encode()
+        if len(payload) <= _PIPE_SAFE:
+            self._write(payload)
+            return
+        # More than the pipe holds: written from a thread while the answers are read, or the
+        # child, blocked on a full stdout, would stop reading and both would wait for ever.
+        writer = threading.Thread(target=self._write_quietly, args=(payload,), daemon=True)
+        writer.start()
 
     def read_line(self, timeout_s: float) -> bytes | None:
         """The next line, or None if none came within ``timeout_s``."""
@@ -168,6 +178,12 @@ class _Child:
         for stream in (self._stdin, self._stdout):
             stream.close()
 
+    def _write_quietly(self, data: bytes) -> None:
+        try:
+            self._write(data)
+        except PolicyError as exc:  # the reader sees the child die, and says so
+            log.debug("%s", exc)
+
     def _write(self, data: bytes) -> None:
         try:
             self._stdin.write(data)
@@ -175,7 +191,7 @@ class _Child:
             raise PolicyError(f"the policy child is gone: {exc}") from None
 
 
-def _serve() -> None:
+def serve() -> None:
     """The child: build the engines once, then answer batches until stdin closes."""
     from rapp.policy.engine import _build, evaluate_document
 
@@ -196,7 +212,3 @@ def _serve() -> None:
             except PolicyError as exc:
                 message = {"error": [exc.message, exc.file, exc.line, exc.col]}
             out.write(json.dumps(message).encode() + b"\n")
-
-
-if __name__ == "__main__":
-    _serve()
