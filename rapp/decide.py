@@ -260,6 +260,7 @@ class Decider:
         heals = self.healer.plan(incidents, rop, step, model=f"{live.name} {live.version}")
         for target in self.healer.cleared(rop):
             await self.enactor.withdraw_heal(target, rop.to_pydatetime())
+            self.healer.withdrawn(target)  # only once queued: a failure retries next ROP
         return heals
 
     async def _shadow(
@@ -290,8 +291,6 @@ class Decider:
         # does not land.
         if decision.action.scales:
             self.capacity[decision.target] = decision.capacity_to
-        elif self.healer is not None:
-            self.healer.in_force(decision)
         self._in_flight[decision.id] = decision
         await self.enactor.start(decision)
 
@@ -308,6 +307,11 @@ class Decider:
                 self.capacity[decision.target] = await asyncio.to_thread(
                     self.enactor.capacity, decision.target, decision.capacity_from
                 )
+            elif decision.action is Action.HEAL and self.healer is not None:
+                if outcome.state is OutcomeState.ENACTED:
+                    self.healer.in_force(decision)  # withdrawn once its incidents close
+                else:
+                    self.healer.forget(decision)  # asked for again after the cool-down
 
     async def recover(self) -> None:
         """After a (re)start: take back the planner's and healer's clocks from the journal and

@@ -80,26 +80,26 @@ class Healer:
             self._in_force[d.target] = frozenset(d.cells)
 
     def in_force(self, decision: Decision) -> None:
-        """An allowed heal: it replaces the NF's earlier one until its incidents close."""
+        """An enacted heal: it replaces the NF's earlier one until its incidents close."""
         self._in_force[decision.target] = frozenset(decision.cells)
 
     def cleared(self, rop: pd.Timestamp) -> list[str]:
         """The NFs whose heal in force names no cell with an incident still open at ``rop``
-        (call after ``plan`` for that ROP): their heal is to be withdrawn, and is forgotten
-        here."""
+        (call after ``plan`` for that ROP): their heal is to be withdrawn (``withdrawn``)."""
         rop = pd.Timestamp(rop)
-        done = sorted(
+        return sorted(
             target
             for target, cells in self._in_force.items()
             if not any(c in self._healed and self._healed[c].seen >= rop for c in cells)
         )
-        for target in done:
-            del self._in_force[target]
-        return done
+
+    def withdrawn(self, target: str) -> None:
+        """``target``'s heal is on its way out: no longer in force."""
+        self._in_force.pop(target, None)
 
     def forget(self, decision: Decision) -> None:
-        """A heal that did not go out (the policy set denied it): its cells are asked for again
-        once the target's cool-down is over."""
+        """A heal that did not go out (the policy set denied it, or its enactment failed): its
+        cells are asked for again once the target's cool-down is over."""
         for cell in decision.cells:
             self._healed.pop(cell, None)
 

@@ -164,6 +164,8 @@ def test_a_heal_in_force_is_cleared_once_none_of_its_cells_is_open():
     closed = later + STEP
     h.plan([], closed, STEP)
     assert h.cleared(closed) == ["du-gnb-0001"]
+    assert h.cleared(closed) == ["du-gnb-0001"]  # until its withdrawal is under way
+    h.withdrawn("du-gnb-0001")
     assert h.cleared(closed + STEP) == []
 
 

@@ -95,7 +95,7 @@ def test_a_child_that_dies_denies_its_batch_and_is_replaced() -> None:
         deadline.close()
 
 
-def test_a_policy_that_prints_does_not_break_the_pipe() -> None:
+def test_a_policy_that_prints_is_judged_in_the_child_like_any_other() -> None:
     chatty = PolicySet.create(
         {
             "p.rego": "package p\nimport rego.v1\n"
@@ -126,3 +126,30 @@ def test_a_batch_larger_than_the_pipe_is_judged_whole() -> None:
     finally:
         deadline.close()
     assert answers == [f"{pad}{i}" for i in range(3000)]
+
+
+def test_a_garbled_answer_ends_the_child_and_never_reaches_the_next_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Answers left in the pipe after a failure would be read as the next batch's: the child
+    is dropped, the rest of its batch denied, and the next batch starts clean."""
+    import rapp.policy.deadline as module
+
+    echo = PolicySet.create({"p.rego": "package p\nimport rego.v1\nr := input.x\n"}, {})
+    deadline = Deadline(echo, None, "data.p.r", timeout_s=5)
+    real = module._answer
+    calls = iter(range(100))
+
+    def garbled_second(line: bytes) -> object:
+        if next(calls) == 1:
+            raise ValueError("garbled")
+        return real(line)
+
+    monkeypatch.setattr(module, "_answer", garbled_second)
+    try:
+        first = deadline.map(['{"x": 1}', '{"x": 2}', '{"x": 3}'])
+        assert first[0] == 1
+        assert [str(e) for e in first[1:]] == ["policy child: garbled"] * 2
+        assert deadline.map(['{"x": 4}', '{"x": 5}']) == [4, 5]
+    finally:
+        deadline.close()

@@ -106,12 +106,7 @@ class A1Client:
 
     async def get_policy(self, policy_id: str) -> dict[str, Any] | None:
         """The policy object (its data only), or None when no such policy exists."""
-        response = await self._http.get(f"/policies/{_seg(policy_id)}")
-        if response.status_code == 404:
-            return None
-        _expect(response, 200)
-        body: dict[str, Any] = response.json()
-        return body
+        return await self._found(f"/policies/{_seg(policy_id)}")
 
     async def put_policy(self, policy: A1Policy) -> Literal["created", "updated"]:
         """Create the policy under its own id; if that id exists, replace its data.
@@ -137,12 +132,16 @@ class A1Client:
     async def policy_status(self, policy_id: str) -> dict[str, Any] | None:
         """What the Near-RT RIC reports for the policy (its type's ``statusSchema``, e.g.
         ``{"enforceStatus": "ENFORCED"}``), or None when no such policy exists."""
-        response = await self._http.get(f"/policies/{_seg(policy_id)}/status")
+        return await self._found(f"/policies/{_seg(policy_id)}/status")
+
+    async def _found(self, path: str) -> dict[str, Any] | None:
+        """The JSON object at ``path``, or None on 404."""
+        response = await self._http.get(path)
         if response.status_code == 404:
             return None
         _expect(response, 200)
-        status: dict[str, Any] = response.json()
-        return status
+        body: dict[str, Any] = response.json()
+        return body
 
     async def delete_policy(self, policy_id: str) -> bool:
         """True when the policy was deleted, False when it did not exist."""

@@ -282,7 +282,9 @@ class Enactor(DBOSConfiguredInstance):
     @DBOS.step(name="rapp.a1.status", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
     async def _read_status(self, policy_id: str) -> dict[str, Any] | None:
         async with self._client() as a1:
-            return await a1.policy_status(policy_id)
+            status = await a1.policy_status(policy_id)
+        # Checked here, inside the step: the workflow must never fail on a body's shape.
+        return status if status is None or isinstance(status, dict) else {"status": status}
 
     async def _ready_queue(self) -> Queue:
         if self._queue is None:

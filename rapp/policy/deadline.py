@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import threading
@@ -30,9 +31,6 @@ from typing import Any
 from rapp.policy.loader import PolicyError, PolicySet
 
 log = logging.getLogger(__name__)
-
-_PIPE_SAFE = 16 * 1024
-"""Bytes a pipe takes without a reader (Linux buffers 64 KiB; less is sure everywhere)."""
 
 LATE: Any = object()
 """What ``Deadline.map`` gives for a document the child did not answer in time."""
@@ -61,6 +59,8 @@ class Deadline:
                     "data": policy_set.data,
                     "program": base64.b64encode(program).decode() if program else None,
                     "query": query,
+                    # The child's own limit per document, for when no parent is left to kill it.
+                    "budget_s": 4 * timeout_s + 1,
                 }
             ).encode()
             + b"\n"
@@ -76,28 +76,29 @@ class Deadline:
         if not documents:
             return []
         with self._lock:  # one batch at a time through the pipe
+            answers: list[Any] = []
             try:
                 child = self._ready_child()
                 child.send(documents)
-            except PolicyError as exc:
-                self._drop()
-                return [exc] * len(documents)
-            answers: list[Any] = []
-            for _ in documents:
-                try:
+                for _ in documents:
                     line = child.read_line(self.timeout_s)
-                except PolicyError as exc:  # the child died (a crash inside regorus)
-                    self._drop()
-                    return answers + [exc] * (len(documents) - len(answers))
-                if line is None:
-                    self.overstayed += 1
-                    log.warning(
-                        "a decision had no verdict within %g s: policy child killed",
-                        self.timeout_s,
-                    )
-                    self._drop()
-                    return answers + [LATE] * (len(documents) - len(answers))
-                answers.append(_answer(line))
+                    if line is None:
+                        self.overstayed += 1
+                        log.warning(
+                            "a decision had no verdict within %g s: policy child killed",
+                            self.timeout_s,
+                        )
+                        self._drop()
+                        return answers + [LATE] * (len(documents) - len(answers))
+                    answers.append(_answer(line))
+            except BaseException as exc:
+                # Whatever broke (the child died, a garbled line), answers still in the pipe
+                # must never reach another batch: the child goes, and the rest is denied.
+                self._drop()
+                if not isinstance(exc, Exception):
+                    raise
+                error = exc if isinstance(exc, PolicyError) else PolicyError(f"policy child: {exc}")
+                return answers + [error] * (len(documents) - len(answers))
             return answers
 
     def close(self) -> None:
@@ -140,21 +141,29 @@ class _Child:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._stdout, selectors.EVENT_READ)
         self._buffer = bytearray()
-        self._write(init)
-        ready = self.read_line(setup_timeout_s)
-        if ready is None or json.loads(ready) != {"ready": True}:
+        self._writer: threading.Thread | None = None
+        try:
+            self.send_raw(init)
+            ready = self.read_line(setup_timeout_s)
+            if ready is None or json.loads(ready) != {"ready": True}:
+                raise PolicyError(f"the policy child did not start within {setup_timeout_s:g} s")
+        except BaseException:
             self.kill()
-            raise PolicyError(f"the policy child did not start within {setup_timeout_s:g} s")
+            raise
 
     def send(self, documents: Sequence[str]) -> None:
-        payload = f"{len(documents)}\n".encode() + "".join(f"{d}\n" for d in documents).encode()
-        if len(payload) <= _PIPE_SAFE:
-            self._write(payload)
-            return
-        # More than the pipe holds: written from a thread while the answers are read, or the
-        # child, blocked on a full stdout, would stop reading and both would wait for ever.
-        writer = threading.Thread(target=self._write_quietly, args=(payload,), daemon=True)
-        writer.start()
+        self.send_raw(
+            f"{len(documents)}\n".encode() + "".join(f"{d}\n" for d in documents).encode()
+        )
+
+    def send_raw(self, payload: bytes) -> None:
+        """Written from a thread while the answers are read: a batch may be more than the pipe
+        holds, and the child, blocked on a full stdout, would stop reading; a write the caller
+        waited on could also outlast the deadline."""
+        if self._writer is not None:
+            self._writer.join()  # the last batch was read whole, so its writer is done
+        self._writer = threading.Thread(target=self._write_all, args=(payload,), daemon=True)
+        self._writer.start()
 
     def read_line(self, timeout_s: float) -> bytes | None:
         """The next line, or None if none came within ``timeout_s``."""
@@ -172,23 +181,23 @@ class _Child:
         return line
 
     def kill(self) -> None:
-        self._selector.close()
+        # The child first: a writer blocked on the pipe then fails (EPIPE) and ends, so
+        # nothing writes to a descriptor that is closed, or reused, after.
         self._proc.kill()
         self._proc.wait()
+        if self._writer is not None:
+            self._writer.join(timeout=5)
+        self._selector.close()
         for stream in (self._stdin, self._stdout):
             stream.close()
 
-    def _write_quietly(self, data: bytes) -> None:
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
         try:
-            self._write(data)
-        except PolicyError as exc:  # the reader sees the child die, and says so
-            log.debug("%s", exc)
-
-    def _write(self, data: bytes) -> None:
-        try:
-            self._stdin.write(data)
-        except OSError as exc:
-            raise PolicyError(f"the policy child is gone: {exc}") from None
+            while view:
+                view = view[self._stdin.write(view) or 0 :]
+        except (OSError, ValueError) as exc:  # the reader sees the child gone, and says so
+            log.debug("policy child stdin: %s", exc)
 
 
 def serve() -> None:
@@ -203,12 +212,20 @@ def serve() -> None:
     policy_set = PolicySet.create(init["modules"], init["data"])
     prepared = _build(policy_set, program, json.dumps(init["data"]))
     query = init["query"]
+    # The parent kills a child that overstays; if the parent itself is gone (SIGKILL, OOM),
+    # SIGALRM's default action ends a runaway here, whatever regorus holds meanwhile.
+    budget = init["budget_s"]
     out.write(b'{"ready": true}\n')
     while header := stdin.readline():
         for _ in range(int(header)):
             document = stdin.readline().decode()
+            signal.setitimer(signal.ITIMER_REAL, budget)
             try:
                 message: dict[str, Any] = {"ok": evaluate_document(prepared, document, query)}
             except PolicyError as exc:
                 message = {"error": [exc.message, exc.file, exc.line, exc.col]}
-            out.write(json.dumps(message).encode() + b"\n")
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            data = json.dumps(message).encode() + b"\n"
+            while data:
+                data = data[out.write(data) or 0 :]
