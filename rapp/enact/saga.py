@@ -17,13 +17,16 @@ the target's queue) once the incidents it named have closed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from dbos import DBOS, DBOSConfiguredInstance, Queue, SetEnqueueOptions, SetWorkflowID
+from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos
 
 from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import PRB_UTIL_DL, Action, Decision, Outcome, OutcomeState
@@ -34,6 +37,8 @@ from rapp.quantity import format_quantity, parse_quantity
 from rapp.store import Journal
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 QUEUE = "rapp-enact"
 """DBOS queue of enactments, partitioned by target: one enactment per NF at a time, so the A1
@@ -58,6 +63,23 @@ def _retry_a1(exc: BaseException) -> bool:
 def _retry_publish(exc: BaseException) -> bool:
     """Network trouble with the git server is retried; a refused or stale change is not."""
     return isinstance(exc, PublishError) and exc.transient
+
+
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _order(rop: datetime) -> int:
+    """A target's queue runs its workflows by ROP (minutes since 2020, as DBOS's priority:
+    lower first), not by enqueue time alone: decisions re-queued together after a restart
+    share a millisecond, and DBOS breaks that tie by workflow id, i.e. at random."""
+    minutes = int((rop - _EPOCH).total_seconds() // 60) + 1
+    return max(1, min(minutes, 2**31 - 1))
+
+
+def _fraction(key: str, n: int) -> float:
+    """A number in [0, 1) fixed by ``key`` and ``n``."""
+    digest = hashlib.sha256(f"{key}/{n}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
 
 
 def heal_policy_id(target: str) -> str:
@@ -172,7 +194,10 @@ class Enactor(DBOSConfiguredInstance):
     async def start(self, decision: Decision) -> None:
         """Queue the workflow of ``decision`` (or find it queued); returns once it is durable."""
         queue = await self._ready_queue()
-        with SetWorkflowID(decision.id), SetEnqueueOptions(queue_partition_key=decision.target):
+        with (
+            SetWorkflowID(decision.id),
+            SetEnqueueOptions(queue_partition_key=decision.target, priority=_order(decision.rop)),
+        ):
             await queue.enqueue_async(self.enact, decision.to_dict())
 
     async def withdraw_heal(self, target: str, rop: datetime) -> None:
@@ -181,7 +206,10 @@ class Enactor(DBOSConfiguredInstance):
         queue = await self._ready_queue()
         policy_id = heal_policy_id(target)
         workflow_id = f"withdraw-{policy_id}-{rop.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-        with SetWorkflowID(workflow_id), SetEnqueueOptions(queue_partition_key=target):
+        with (
+            SetWorkflowID(workflow_id),
+            SetEnqueueOptions(queue_partition_key=target, priority=_order(rop)),
+        ):
             await queue.enqueue_async(self.withdraw, policy_id)
 
     @DBOS.workflow(name="rapp.withdraw")
@@ -202,13 +230,14 @@ class Enactor(DBOSConfiguredInstance):
 
     async def _run(self, d: Decision, policy: A1Policy) -> Outcome:
         try:
-            previous = await self._read_policy(policy.policy_id)
+            previous = await self._patiently(d.id, self._read_policy, policy.policy_id)
         except Exception as exc:
             return Outcome(
                 d.id, OutcomeState.FAILED, detail=f"A1-PMS unreachable, nothing changed: {exc}"
             )
         try:
-            await self._put_policy(asdict(policy))
+            # Create-or-update is idempotent: an outage here is waited out, not undone.
+            await self._patiently(d.id, self._put_policy, asdict(policy))
         except Exception as exc:
             # A lost response may hide an applied change: put the old policy back to be sure.
             return await self._undo(
@@ -245,6 +274,27 @@ class Enactor(DBOSConfiguredInstance):
             package_revision=tag,
             detail=f"{d.target}: capacity {d.capacity_from} -> {d.capacity_to}; {enforced}",
         )
+
+    async def _patiently(
+        self, decision_id: str, step: Callable[[Any], Awaitable[T]], argument: Any
+    ) -> T:
+        """``step(argument)`` until the A1-PMS answers. A step that gave up on transient
+        errors (it retries those itself) means the peer is down: the decision waits, with
+        durable sleeps (a restart resumes the wait), backing off to a minute, for at most
+        ``a1.outage_wait_s``; its target's later decisions queue behind it, in order."""
+        waited, attempt = 0.0, 0
+        while True:
+            try:
+                return await step(argument)
+            except DBOSMaxStepRetriesExceeded as exc:
+                if waited >= self._a1.outage_wait_s:
+                    raise
+                # Jitter from the decision, not from random(): a replayed workflow must take
+                # the same path, and decisions waiting together must not retry together.
+                pause = min(60.0, 2.0 * 2**attempt) * (0.5 + _fraction(decision_id, attempt))
+                log.warning("decision %s waits %.0f s for the A1-PMS (%s)", decision_id, pause, exc)
+                await DBOS.sleep_async(pause)
+                waited, attempt = waited + pause, attempt + 1
 
     async def _undo(
         self,
