@@ -169,6 +169,10 @@ class A1Settings(BaseModel):
     """The type of the A1 policies asking the Near-RT RIC to heal cells."""
     service_id: str = "rapp"
     timeout_s: float = 10.0
+    keepalive_s: int = Field(default=60, ge=0)
+    """The service's keepAliveIntervalSeconds at the A1-PMS: silent that long, the A1-PMS
+    deletes the service and its policies (the rApp calls keepalive every third of it, and puts
+    its policies back if the service was lost anyway). 0: not supervised, nothing expires."""
     outage_wait_s: float = Field(default=600.0, ge=0)
     """How long a decision waits, durably, for an A1-PMS that is down (connection refused,
     5xx, 423 while its RIC syncs) before it fails; the target's later decisions wait behind it."""

@@ -29,6 +29,7 @@ from rapp.conflicts import batch_context, resolve
 from rapp.decision_log import log_entries
 from rapp.domain import Action, Decision, Outcome, OutcomeState, Verdict
 from rapp.enact import Enactor, a1_policy_for
+from rapp.enact.a1 import A1Policy
 from rapp.healing import Healer
 from rapp.metrics import LoopMetrics
 from rapp.ml import RopForecaster, SeasonalBaselineForecaster
@@ -312,6 +313,17 @@ class Decider:
                     self.healer.in_force(decision)  # withdrawn once its incidents close
                 else:
                     self.healer.forget(decision)  # asked for again after the cool-down
+
+    async def policies_in_force(self) -> list[A1Policy]:
+        """The A1 policies the network should hold now: each NF's latest enacted capacity
+        guidance, and the heals still in force (put back when the A1-PMS lost them)."""
+        latest = await asyncio.to_thread(self.journal.latest_by_target, enacted=True)
+        healing = self.healer.in_force_targets if self.healer is not None else frozenset()
+        return [
+            a1_policy_for(d, self.a1)
+            for d in latest
+            if d.action.scales or (d.action is Action.HEAL and d.target in healing)
+        ]
 
     async def recover(self) -> None:
         """After a (re)start: take back the planner's and healer's clocks from the journal and

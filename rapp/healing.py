@@ -93,6 +93,11 @@ class Healer:
             if not any(c in self._healed and self._healed[c].seen >= rop for c in cells)
         )
 
+    @property
+    def in_force_targets(self) -> frozenset[str]:
+        """The NFs with a heal in force (its A1 policy should exist)."""
+        return frozenset(self._in_force)
+
     def withdrawn(self, target: str) -> None:
         """``target``'s heal is on its way out: no longer in force."""
         self._in_force.pop(target, None)

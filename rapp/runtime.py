@@ -26,6 +26,7 @@ from rapp.decide import Decider
 from rapp.domain import Decision, PmBatch
 from rapp.enact import launch, shutdown
 from rapp.enact.nephio import PublishError, redact_url
+from rapp.enact.registration import Registration, a1_transient
 from rapp.metrics import LoopMetrics
 from rapp.peers import until_up
 from rapp.state import CellState
@@ -77,7 +78,8 @@ class Runtime:
         self._ics_registered = False
         self._source: KafkaPmSource | None = None
         self._warned_granularities: set[int] = set()
-        self._checks = {"enactor": False, "nephio_repo": False, "kafka": False}
+        self._checks = {"enactor": False, "nephio_repo": False, "a1pms": False, "kafka": False}
+        self.registration = Registration(settings.a1, self.decider.policies_in_force)
 
     def readiness(self) -> Mapping[str, bool]:
         return {**self._checks, "journal": self.journal.ping()}
@@ -97,6 +99,9 @@ class Runtime:
         )
         self._checks["nephio_repo"] = True
         await self.decider.recover()
+        # Beside the loop, not before it: while the A1-PMS is away, decisions wait durably in
+        # their workflows, and readiness says what is missing.
+        self.spawn(self._stay_registered(), name="A1-PMS registration")
         await intake.resume_fetches(self)
         if self.settings.ics.enabled:
             await until_up(
@@ -111,6 +116,15 @@ class Runtime:
         if self.settings.watch.directory is not None:
             self.spawn(intake.watch_directory(self), name="watch")
         await self._consume_kafka()
+
+    async def _stay_registered(self) -> None:
+        await until_up(
+            f"A1-PMS at {redact_url(self.settings.a1.url)}",
+            self.registration.register,
+            a1_transient,
+        )
+        self._checks["a1pms"] = True
+        await self.registration.keep_alive()
 
     async def _consume_kafka(self) -> None:
         k = self.settings.kafka

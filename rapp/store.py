@@ -170,15 +170,26 @@ class Journal:
             ).all()
         return {row.decision_id: _rows.outcome(row) for row in rows}
 
-    def latest_by_target(self) -> list[Decision]:
-        """The newest decision of every target: what the planner last asked for each NF."""
+    def latest_by_target(self, *, enacted: bool = False) -> list[Decision]:
+        """The newest decision of every target: what the planner last asked for each NF; with
+        ``enacted``, the newest that was enacted (what the network holds)."""
+        source = decisions
+        if enacted:
+            done = outcomes.c.state == OutcomeState.ENACTED.value
+            source = decisions.join(outcomes, (outcomes.c.decision_id == decisions.c.id) & done)
         newest = (
             sa.select(decisions.c.target, sa.func.max(decisions.c.rop).label("rop"))
+            .select_from(source)
             .group_by(decisions.c.target)
             .subquery()
         )
-        query = sa.select(decisions.c.body).join(
-            newest, (decisions.c.target == newest.c.target) & (decisions.c.rop == newest.c.rop)
+        query = (
+            sa.select(decisions.c.body)
+            .select_from(source)
+            .join(
+                newest,
+                (decisions.c.target == newest.c.target) & (decisions.c.rop == newest.c.rop),
+            )
         )
         with self.engine.connect() as conn:
             return [Decision.from_dict(json.loads(b)) for (b,) in conn.execute(query)]

@@ -47,7 +47,11 @@ class A1pms:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        poll(lambda: _up(f"{self.url}/a1-policy-management/v1/status"), 30)
+        try:
+            poll(lambda: _up(f"{self.url}/a1-policy-management/v1/status"), 30)
+        except BaseException:
+            self.kill()
+            raise
 
     def kill(self) -> None:
         if self.proc is not None:

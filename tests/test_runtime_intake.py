@@ -390,3 +390,45 @@ async def test_each_decision_is_judged_with_the_a1_policy_it_would_be_enacted_as
         "free5gc-upf-site-11: A1 policy type RAPP_CAPACITY_2.0.0 is not one this policy set "
         "knows (known: RAPP_CAPACITY_1.0.0, RAPP_HEALING_1.0.0)",
     )
+
+
+async def test_the_policies_in_force_are_the_latest_enacted_and_the_heals_not_withdrawn(
+    fresh: Runtime,
+) -> None:
+    """What the loop puts back when the A1-PMS lost its service: each NF's latest *enacted*
+    guidance (a later denied decision changed nothing), and only heals still in force."""
+    from datetime import UTC, datetime
+
+    from rapp.domain import Decision, Outcome, OutcomeState
+
+    journal = fresh.journal
+    rop = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    target = "free5gc-upf-site-31"
+    enacted = Decision.new(Action.SCALE_OUT, target, ["c"], rop, "5G", "10G", {})
+    denied = Decision.new(Action.SCALE_OUT, target, ["c"], rop.replace(hour=10), "10G", "20G", {})
+    cell = "SubNetwork=site-31,ManagedElement=gnb-0031,GNBDUFunction=1,NRCellDU=1"
+    heal = Decision.new(
+        Action.HEAL, "du-gnb-0031", [cell], rop, "", "", {"kinds": ["sleeping_cell"]}
+    )
+    for d, state in ((enacted, OutcomeState.ENACTED), (denied, OutcomeState.DENIED)):
+        journal.record_decision(d)
+        journal.record_outcome(Outcome(d.id, state))
+    journal.record_decision(heal)
+    journal.record_outcome(Outcome(heal.id, OutcomeState.ENACTED))
+
+    def mine(policies: list) -> dict[str, str]:
+        return {
+            p.policy_id: p.body["statement"]["decisionId"]
+            for p in policies
+            if p.policy_id in {f"rapp-{target}", "rapp-heal-du-gnb-0031"}
+        }
+
+    assert mine(await fresh.decider.policies_in_force()) == {f"rapp-{target}": enacted.id}
+    fresh.decider.healer.in_force(heal)
+    try:
+        assert mine(await fresh.decider.policies_in_force()) == {
+            f"rapp-{target}": enacted.id,
+            "rapp-heal-du-gnb-0031": heal.id,
+        }
+    finally:
+        fresh.decider.healer.withdrawn(heal.target)

@@ -9,16 +9,20 @@ from pathlib import Path
 
 import httpx
 
+from simulators.a1pms import create_app as a1pms_app
 from simulators.broker import Broker
 from simulators.nephio import seed_repository
-from tests.conftest import free_port, poll
+from tests.conftest import free_port, poll, serve
 
 ROOT = Path(__file__).parents[1]
 
 
-def env_for(tmp_path: Path, kafka_port: int, api_port: int) -> dict[str, str]:
+def env_for(
+    tmp_path: Path, kafka_port: int, api_port: int, a1_port: int | None = None
+) -> dict[str, str]:
     return {
         **os.environ,
+        "RAPP_A1__URL": f"http://127.0.0.1:{a1_port or free_port()}",
         "RAPP_KAFKA__BOOTSTRAP": f"127.0.0.1:{kafka_port}",
         "RAPP_NEPHIO__REMOTE": str(tmp_path / "repo.git"),
         "RAPP_NEPHIO__WORKDIR": str(tmp_path / "work"),
@@ -36,13 +40,13 @@ def readiness(api_port: int) -> tuple[int, dict] | None:
     return r.status_code, r.json()["checks"]
 
 
-def test_waits_for_kafka_and_becomes_ready_when_it_appears(tmp_path: Path):
+def test_waits_for_kafka_and_the_a1pms_and_becomes_ready_when_they_appear(tmp_path: Path):
     seed_repository(tmp_path / "repo.git", ["free5gc-upf-site-01"])
-    kafka, api = free_port(), free_port()
+    kafka, api, a1 = free_port(), free_port(), free_port()
     log = (tmp_path / "rapp.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "rapp", "serve"],
-        env=env_for(tmp_path, kafka, api),
+        env=env_for(tmp_path, kafka, api, a1),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -51,14 +55,24 @@ def test_waits_for_kafka_and_becomes_ready_when_it_appears(tmp_path: Path):
         status, checks = poll(lambda: (r := readiness(api)) and r[1]["nephio_repo"] and r)
         assert status == 503
         assert checks["kafka"] is False
+        assert checks["a1pms"] is False
         assert proc.poll() is None  # still up, waiting
         log_text = poll(
-            lambda: "waiting for Kafka" in (t := (tmp_path / "rapp.log").read_text()) and t
+            lambda: (
+                "waiting for Kafka" in (t := (tmp_path / "rapp.log").read_text())
+                and "waiting for A1-PMS" in t
+                and t
+            )
         )
         assert f"waiting for Kafka at 127.0.0.1:{kafka}" in log_text
-        with Broker(port=kafka):
+        assert f"waiting for A1-PMS at http://127.0.0.1:{a1}" in log_text
+        with Broker(port=kafka), serve(a1pms_app(), port=a1) as a1pms:
             status, checks = poll(lambda: (r := readiness(api)) and r[0] == 200 and r)
             assert all(checks.values())
+            services = httpx.get(f"{a1pms}/a1-policy-management/v1/services").json()
+            [service] = services["serviceList"]
+            assert service["serviceId"] == "rapp"
+            assert service["keepAliveIntervalSeconds"] == 60
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -1,0 +1,93 @@
+"""The rApp's service registration at the A1-PMS, kept alive.
+
+A registered service with ``keepAliveIntervalSeconds > 0`` is supervised: when its keepalives
+stop for longer than that, the A1-PMS deletes the service and every policy it created. So the
+rApp keeps calling keepalive well inside the interval, and when one finds the service gone (a
+long pause, an A1-PMS restart) it registers again and puts back the policies that should be in
+force: a silent loss of the Near-RT RIC's guidance is what supervision would otherwise cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from rapp.config import A1Settings
+from rapp.enact.a1 import A1Client, A1Error, A1Policy
+
+log = logging.getLogger(__name__)
+
+Reassert = Callable[[], Awaitable[list[A1Policy]]]
+"""What should be in force at the A1-PMS now (the latest enacted guidance of each NF and the
+heals not withdrawn)."""
+
+
+def a1_transient(exc: BaseException) -> bool:
+    """An A1-PMS still starting or briefly away (worth waiting for), not one refusing us."""
+    if isinstance(exc, A1Error):
+        return exc.status in {404, 423, 429, 500, 502, 503, 504}
+    return isinstance(exc, httpx.TransportError)
+
+
+class Registration:
+    """Registers the rApp's service and keeps it alive; see the module docstring."""
+
+    def __init__(self, settings: A1Settings, in_force: Reassert) -> None:
+        self._settings = settings
+        self._in_force = in_force
+        self.restored = 0
+        """Policies put back after the service was found gone, since start."""
+
+    async def register(self) -> None:
+        async with self._client() as a1:
+            await a1.register_service(
+                self._settings.service_id, keepalive_s=self._settings.keepalive_s
+            )
+        log.info(
+            "registered at the A1-PMS as %s (keepalive every %d s)",
+            self._settings.service_id,
+            self._settings.keepalive_s,
+        )
+
+    async def keep_alive(self) -> None:
+        """Call keepalive at a third of the interval until cancelled; a failure is logged and
+        the next call tried (the A1-PMS may be restarting)."""
+        if self._settings.keepalive_s <= 0:
+            return  # not supervised: nothing expires
+        while True:
+            await asyncio.sleep(self._settings.keepalive_s / 3)
+            try:
+                await self.beat()
+            except (A1Error, httpx.HTTPError) as exc:
+                log.warning("A1-PMS keepalive failed, trying again: %s", exc)
+
+    async def beat(self) -> bool:
+        """One keepalive; True when the service had expired and was registered again, with
+        its policies put back."""
+        async with self._client() as a1:
+            try:
+                await a1.keepalive(self._settings.service_id)
+                return False
+            except A1Error as exc:
+                if exc.status != 404:
+                    raise
+            log.warning(
+                "the A1-PMS no longer knows service %s (its keepalive supervision deleted it, "
+                "and its policies): registering again and putting them back",
+                self._settings.service_id,
+            )
+            await a1.register_service(
+                self._settings.service_id, keepalive_s=self._settings.keepalive_s
+            )
+            policies = await self._in_force()
+            for policy in policies:
+                await a1.put_policy(policy)
+        self.restored += len(policies)
+        log.info("%d A1 policies put back", len(policies))
+        return True
+
+    def _client(self) -> A1Client:
+        return A1Client(self._settings.url, timeout=self._settings.timeout_s)

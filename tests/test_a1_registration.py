@@ -1,0 +1,63 @@
+"""The rApp's service at the A1-PMS: registered, kept alive, and, when supervision deleted it
+anyway (with its policies), registered again with its policies put back."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from rapp.config import A1Settings
+from rapp.enact.a1 import A1Client, A1Error, A1Policy
+from rapp.enact.registration import Registration, a1_transient
+from simulators.a1pms import create_app
+from tests.conftest import serve
+
+GUIDANCE = A1Policy(
+    policy_id="rapp-free5gc-upf-site-03",
+    ric_id="ric1",
+    policy_type_id="RAPP_CAPACITY_1.0.0",
+    service_id="rapp",
+    body={
+        "scope": {"nfId": "free5gc-upf-site-03", "cellIdList": ["c1"]},
+        "statement": {"action": "scale_out", "capacity": "10G", "decisionId": "d1"},
+    },
+)
+
+
+async def test_an_expired_service_is_registered_again_with_its_policies() -> None:
+    app = create_app(keepalive_check_interval=3600)  # the test expires services itself
+    registry = app.state.registry
+    asked = []
+
+    async def in_force() -> list[A1Policy]:
+        asked.append(True)
+        return [GUIDANCE]
+
+    with serve(app) as url:
+        registration = Registration(A1Settings(url=url, keepalive_s=1), in_force)
+        await registration.register()
+        async with A1Client(url) as a1:
+            await a1.put_policy(GUIDANCE)
+        assert await registration.beat() is False  # alive: nothing else happens
+        assert asked == []
+
+        # Silent past its interval: the A1-PMS deletes the service and its policy.
+        assert registry.expire_services(now=time.monotonic() + 5) == ["rapp"]
+        async with A1Client(url) as a1:
+            assert await a1.get_policy(GUIDANCE.policy_id) is None
+
+            assert await registration.beat() is True
+            assert asked == [True]
+            assert registration.restored == 1
+            assert await a1.get_policy(GUIDANCE.policy_id) == GUIDANCE.body
+        services = registry.services()["serviceList"]
+        assert [(s["serviceId"], s["keepAliveIntervalSeconds"]) for s in services] == [("rapp", 1)]
+
+
+def test_an_a1pms_starting_or_away_is_waited_for_one_that_refuses_is_not() -> None:
+    assert a1_transient(httpx.ConnectError("refused"))
+    assert a1_transient(A1Error(503))
+    assert a1_transient(A1Error(423))
+    assert not a1_transient(A1Error(400))
+    assert not a1_transient(A1Error(401))
