@@ -19,14 +19,16 @@ Per database (each in its own child process, so DBOS is launched once per proces
 * paced: as many again, offered at ``--rate`` decisions/s (the target rate; 0 skips it), the
   latency the loop would see at that load.
 
-Latency runs from the verdict (just before ``Enactor.start``) to done: the moment DBOS marks
-the workflow finished (its status row's ``updated_at``, written after the A1 status was read
-back, the package published and the outcome journalled), i.e. when ``get_result()`` could
-first return it. It is read from that row, not from ``get_result()``, whose 1 s polling would
-blur it and, across 1000 handles, load the database being measured. Targets (issue 6): >= 50
-decisions/s (burst) and p99 <= 2 s (paced) with no peer delay. PostgreSQL is taken from
-``RAPP_BENCH_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/test``); each run
-creates a fresh database there and drops it afterwards; no server, no row.
+Latency runs from the verdict (just before ``Enactor.start``) to the A1 status read back (the
+end of the saga's ``rapp.a1.status`` step) and to done (DBOS marks the workflow finished: its
+status row's ``updated_at``, after the package is published and the outcome journalled, i.e.
+when ``get_result()`` could first return it). Both are read from DBOS's records, not from
+``get_result()``, whose 1 s polling would blur them and, across 1000 handles, load the
+database being measured; the same records give the median time queued and in each step.
+Targets (issue 6): >= 50 decisions/s (burst) and a read-back p99 <= 2 s (paced) with no peer
+delay. PostgreSQL is taken from ``RAPP_BENCH_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432/test``); each run creates a fresh database there and
+drops it afterwards; no server, no row.
 """
 
 from __future__ import annotations
@@ -210,7 +212,8 @@ def run_database(db: str, a1pms: str, args: argparse.Namespace) -> dict[str, Any
             try:
                 url, drop = create_postgres_database(f"rapp_bench_{os.getpid()}")
             except Exception as exc:  # no server, no row
-                return {"db": db, "skipped": f"PostgreSQL not reachable at {POSTGRES}: {exc}"}
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                return {"db": db, "skipped": f"PostgreSQL not reachable at {POSTGRES}: {why}"}
         try:
             return {"db": db, "phases": [asdict(p) for p in measure(url, work, a1pms, args)]}
         finally:
@@ -331,7 +334,8 @@ def report(results: Sequence[dict[str, Any]], args: argparse.Namespace) -> None:
                 f" {p.percentile(50):9.3f} {p.percentile(99):9.3f}"
                 f" {p.states.get('enacted', 0):8d} {p.read_back:10d}"
             )
-    print("  median ms per decision: queued (verdict to first step), then each step")
+    if any("phases" in r for r in results):
+        print("  median ms per decision: queued (verdict to first step), then each step")
     for result in results:
         for p in (Phase(**p) for p in result.get("phases", [])):
             spans = "  ".join(f"{k} {v:.0f}" for k, v in p.steps_ms.items())

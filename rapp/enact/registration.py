@@ -47,7 +47,7 @@ class Registration:
                 self._settings.service_id, keepalive_s=self._settings.keepalive_s
             )
         log.info(
-            "registered at the A1-PMS as %s (keepalive every %d s)",
+            "registered at the A1-PMS as %s (keepalive interval %d s)",
             self._settings.service_id,
             self._settings.keepalive_s,
         )
