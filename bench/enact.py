@@ -48,7 +48,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +60,7 @@ from rapp.domain import Action, Decision  # noqa: E402
 from rapp.enact import Enactor, launch, shutdown  # noqa: E402
 from rapp.store import Journal  # noqa: E402
 from simulators.nephio import seed_repository  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from simulators.process import start_simulator  # noqa: E402
 
 TARGET_RATE = 50.0
 TARGET_P99_S = 2.0
@@ -273,29 +272,11 @@ def create_postgres_database(name: str) -> tuple[str, Any]:
     return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False), drop
 
 
-def a1pms_process() -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulators.a1pms", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/a1-policy-management/v1/status", timeout=1).is_success:
-                return url, proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("simulators.a1pms did not start")
-
-
 def run_child(db: str, args: argparse.Namespace) -> dict[str, Any]:
     """One database in a child process (DBOS launches once per process), a fresh A1-PMS."""
-    url, sim = a1pms_process()
+    url, sim = start_simulator(
+        "simulators.a1pms", "/a1-policy-management/v1/status", "--log-level", "warning"
+    )
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         try:
             command = [sys.executable, __file__, "--db", db, "--a1pms", url, "--out", out.name]

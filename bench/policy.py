@@ -15,15 +15,12 @@ deadline row is the embedded engine as the loop runs it (judged in a child proce
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from rapp.domain import Action, Decision
@@ -33,6 +30,7 @@ from rapp.policy.opa_server import OpaServerEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from simulators.process import start_simulator  # noqa: E402
 from tests.test_policy_differential import (  # noqa: E402  (the shared generator)
     _a1_parts,
     _batches,
@@ -78,28 +76,6 @@ def batch(
     return best
 
 
-def opa_server() -> tuple[str, subprocess.Popen[bytes]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulators.opa", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return url, proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("simulators.opa did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--decisions", type=int, default=1000)
@@ -115,7 +91,7 @@ def main() -> None:
         {**b, **a}
         for b, a in zip(_batches(len(decisions), 1), _a1_parts(decisions, 2), strict=True)
     ]
-    url, proc = opa_server()
+    url, proc = start_simulator("simulators.opa", "/health")
     try:
         backends: dict[str, Callable[[], PolicyEngine]] = {
             "floor: embedded, 1-rule set": lambda: RegoPolicyEngine(_FLOOR),
