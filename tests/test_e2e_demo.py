@@ -89,12 +89,12 @@ def state_of(row: dict) -> str | None:
 
 
 def test_loop_enacts_and_denies_within_120s(demo):
-    wait_for(
-        lambda: {"enacted", "denied"} <= {state_of(r) for r in decisions(demo["api"])},
-        120,
-        demo,
-    )
-    rows = [r for r in decisions(demo["api"]) if r["action"] != "heal"]
+    def scaling() -> list[dict]:
+        # Heals have their own test; an enacted heal must not stand in for a scaling one.
+        return [r for r in decisions(demo["api"]) if r["action"] != "heal"]
+
+    wait_for(lambda: {"enacted", "denied"} <= {state_of(r) for r in scaling()}, 120, demo)
+    rows = scaling()
     # The shipped champion (models/forecaster) decides, and each decision says so.
     assert {r["evidence"]["model"] for r in rows} == {"forecaster v1"}
     assert {r["evidence"]["quantile"] for r in rows} == {0.9}
@@ -166,16 +166,29 @@ def test_a_sleeping_cell_is_found_and_handed_to_the_near_rt_ric_to_heal(demo):
     assert heal["target"] == f"du-{gnb}"
     assert [i["cell"] for i in heal["evidence"]["incidents"]] == [cell]
 
-    a1pms = f"http://127.0.0.1:{demo['a1pms']}"
-    policy = httpx.get(
-        f"{a1pms}/a1-policy-management/v1/policies/{heal['outcome']['a1_policy_id']}"
-    ).json()
-    assert policy["scope"] == {"nfId": heal["target"], "cellIdList": [cell]}
-    assert policy["statement"]["action"] == "heal"
     assert heal["outcome"]["package_revision"] is None
 
+    # A heal's policy lives while its cell sleeps: catch one in force (an earlier one may be
+    # withdrawn already, or replaced by a later heal of the same DU), read it, see it go.
+    a1pms = f"http://127.0.0.1:{demo['a1pms']}/a1-policy-management/v1/policies"
+    live: list[tuple[dict, dict]] = []
+
+    def in_force() -> bool:
+        for h in heals():
+            r = httpx.get(f"{a1pms}/{h['outcome']['a1_policy_id']}")
+            if r.status_code == 200 and r.json()["statement"]["decisionId"] == h["id"]:
+                live.append((h, r.json()))
+                return True
+        return False
+
+    wait_for(in_force, 150, demo)
+    heal, policy = live[-1]
+    assert policy["scope"] == {"nfId": heal["target"], "cellIdList": heal["cells"]}
+    assert policy["statement"]["action"] == "heal"
+    assert policy["statement"]["incidentKinds"] == ["sleeping_cell"]
+
     # The cell wakes after six ROPs; once its incident has closed, the heal is withdrawn.
-    url = f"{a1pms}/a1-policy-management/v1/policies/{heal['outcome']['a1_policy_id']}"
+    url = f"{a1pms}/{heal['outcome']['a1_policy_id']}"
     wait_for(lambda: httpx.get(url).status_code == 404, 90, demo)
 
 

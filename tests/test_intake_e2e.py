@@ -15,6 +15,7 @@ from typing import IO
 import httpx
 import pytest
 
+from simulators.a1pms import create_app as a1pms_app
 from simulators.broker import Broker
 from simulators.ics import create_app as ics_app
 from simulators.nephio import seed_repository
@@ -48,6 +49,7 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
     with (
         Broker(log_file=tmp_path / "broker.log") as broker,
         serve(ics_app()) as ics,
+        serve(a1pms_app()) as a1pms,
         serve(files.app()) as files.url,
     ):
         env = {
@@ -65,6 +67,7 @@ def test_ves_alarms_file_ready_and_watched_directory(tmp_path: Path, samples: Pa
             "RAPP_WATCH__POLL_INTERVAL": "0.2",
             "RAPP_ICS__ENABLED": "true",
             "RAPP_ICS__URL": ics,
+            "RAPP_A1__URL": a1pms,  # readiness waits for the service registration
             # Where file-ready notifications may point: nothing is fetched otherwise.
             "RAPP_VES__FETCH_DIRS": json.dumps([str(samples / "pm-xml")]),
             "RAPP_VES__FETCH_HOSTS": json.dumps([files.url.removeprefix("http://")]),
