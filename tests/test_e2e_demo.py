@@ -58,7 +58,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=30)
+            # The supervisor stops its children one after the other, each given 15 s: killed
+            # sooner, it would leave them running (they are in sessions of their own).
+            proc.wait(timeout=90)
         except subprocess.TimeoutExpired:
             proc.kill()
     log.close()
