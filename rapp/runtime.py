@@ -25,8 +25,9 @@ from rapp.config import Settings
 from rapp.decide import Decider
 from rapp.domain import Decision, PmBatch
 from rapp.enact import launch, shutdown
+from rapp.enact.a1 import is_transient
 from rapp.enact.nephio import PublishError, redact_url
-from rapp.enact.registration import Registration, a1_transient
+from rapp.enact.registration import Registration
 from rapp.metrics import LoopMetrics
 from rapp.peers import until_up
 from rapp.state import CellState
@@ -121,7 +122,7 @@ class Runtime:
         await until_up(
             f"A1-PMS at {redact_url(self.settings.a1.url)}",
             self.registration.register,
-            a1_transient,
+            is_transient,
         )
         self._checks["a1pms"] = True
         await self.registration.keep_alive()

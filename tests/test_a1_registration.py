@@ -8,8 +8,8 @@ import time
 import httpx
 
 from rapp.config import A1Settings
-from rapp.enact.a1 import A1Client, A1Error, A1Policy
-from rapp.enact.registration import Registration, a1_transient
+from rapp.enact.a1 import A1Client, A1Error, A1Policy, is_transient
+from rapp.enact.registration import Registration
 from simulators.a1pms import create_app
 from tests.conftest import serve
 
@@ -56,8 +56,9 @@ async def test_an_expired_service_is_registered_again_with_its_policies() -> Non
 
 
 def test_an_a1pms_starting_or_away_is_waited_for_one_that_refuses_is_not() -> None:
-    assert a1_transient(httpx.ConnectError("refused"))
-    assert a1_transient(A1Error(503))
-    assert a1_transient(A1Error(423))
-    assert not a1_transient(A1Error(400))
-    assert not a1_transient(A1Error(401))
+    assert is_transient(httpx.ConnectError("refused"))
+    assert is_transient(A1Error(503))
+    assert is_transient(A1Error(423))
+    assert not is_transient(A1Error(400))
+    assert not is_transient(A1Error(401))
+    assert not is_transient(A1Error(404))  # a wrong URL is not waited for

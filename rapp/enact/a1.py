@@ -165,6 +165,19 @@ class A1Client:
         return [str(item["policyId"]) for item in response.json()]
 
 
+# 409 is not here: put_policy already turns "exists" into an update, so a 409 that reaches a
+# caller is a real conflict. 423 is "RIC synchronising": the spec says try again later.
+_TRANSIENT_STATUS = frozenset({423, 429, 500, 502, 503, 504})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An A1-PMS briefly away (transport failures, the statuses the spec marks as transient):
+    worth trying again; anything else (a refusal, a wrong URL) is not."""
+    if isinstance(exc, A1Error):
+        return exc.status in _TRANSIENT_STATUS
+    return isinstance(exc, httpx.TransportError)
+
+
 def _seg(value: str) -> str:
     """One path segment: ids may hold characters with a meaning in URLs."""
     return quote(value, safe="")

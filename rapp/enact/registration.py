@@ -25,13 +25,6 @@ Reassert = Callable[[], Awaitable[list[A1Policy]]]
 heals not withdrawn)."""
 
 
-def a1_transient(exc: BaseException) -> bool:
-    """An A1-PMS still starting or briefly away (worth waiting for), not one refusing us."""
-    if isinstance(exc, A1Error):
-        return exc.status in {404, 423, 429, 500, 502, 503, 504}
-    return isinstance(exc, httpx.TransportError)
-
-
 class Registration:
     """Registers the rApp's service and keeps it alive; see the module docstring."""
 

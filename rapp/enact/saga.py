@@ -24,13 +24,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import httpx
 from dbos import DBOS, DBOSConfiguredInstance, Queue, SetEnqueueOptions, SetWorkflowID
 from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos
 
 from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import PRB_UTIL_DL, Action, Decision, Outcome, OutcomeState
-from rapp.enact.a1 import A1Client, A1Error, A1Policy
+from rapp.enact.a1 import A1Client, A1Policy, is_transient
 from rapp.enact.nephio import GitPackageRepo, PublishError
 from rapp.enact.packages import PackageError, read_capacity, set_capacity
 from rapp.quantity import format_quantity, parse_quantity
@@ -44,20 +43,9 @@ QUEUE = "rapp-enact"
 """DBOS queue of enactments, partitioned by target: one enactment per NF at a time, so the A1
 policy and the package of an NF never take two decisions' values interleaved."""
 
-# 409 is not here: put_policy already turns "exists" into an update, so a 409 that reaches the
-# step is a real conflict. 423 is "RIC synchronising": the spec says try again later.
-_RETRYABLE_A1_STATUS = frozenset({423, 429, 500, 502, 503, 504})
-
 
 class StaleDecision(Exception):
     """The package no longer holds the capacity the decision was planned from."""
-
-
-def _retry_a1(exc: BaseException) -> bool:
-    """Transport failures and the statuses the A1-PMS spec marks as transient are retried."""
-    if isinstance(exc, A1Error):
-        return exc.status in _RETRYABLE_A1_STATUS
-    return isinstance(exc, httpx.TransportError)
 
 
 def _retry_publish(exc: BaseException) -> bool:
@@ -319,17 +307,19 @@ class Enactor(DBOSConfiguredInstance):
         state = OutcomeState.FAILED if failed else OutcomeState.COMPENSATED
         return Outcome(d.id, state, a1_policy_id=policy.policy_id, detail=f"{why}; {restored}")
 
-    @DBOS.step(name="rapp.a1.read", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
+    @DBOS.step(name="rapp.a1.read", retries_allowed=True, max_attempts=5, should_retry=is_transient)
     async def _read_policy(self, policy_id: str) -> dict[str, Any] | None:
         async with self._client() as a1:
             return await a1.get_policy(policy_id)
 
-    @DBOS.step(name="rapp.a1.put", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
+    @DBOS.step(name="rapp.a1.put", retries_allowed=True, max_attempts=5, should_retry=is_transient)
     async def _put_policy(self, policy: dict[str, Any]) -> str:
         async with self._client() as a1:
             return await a1.put_policy(A1Policy(**policy))
 
-    @DBOS.step(name="rapp.a1.status", retries_allowed=True, max_attempts=5, should_retry=_retry_a1)
+    @DBOS.step(
+        name="rapp.a1.status", retries_allowed=True, max_attempts=5, should_retry=is_transient
+    )
     async def _read_status(self, policy_id: str) -> dict[str, Any] | None:
         async with self._client() as a1:
             status = await a1.policy_status(policy_id)
@@ -343,12 +333,16 @@ class Enactor(DBOSConfiguredInstance):
                 raise RuntimeError(f"DBOS queue {QUEUE} is not registered: call launch() first")
         return self._queue
 
-    @DBOS.step(name="rapp.a1.delete", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
+    @DBOS.step(
+        name="rapp.a1.delete", retries_allowed=True, max_attempts=8, should_retry=is_transient
+    )
     async def _delete_policy(self, policy_id: str) -> bool:
         async with self._client() as a1:
             return await a1.delete_policy(policy_id)
 
-    @DBOS.step(name="rapp.a1.restore", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
+    @DBOS.step(
+        name="rapp.a1.restore", retries_allowed=True, max_attempts=8, should_retry=is_transient
+    )
     async def _restore_policy(
         self, policy: dict[str, Any], previous: dict[str, Any] | None
     ) -> None:
