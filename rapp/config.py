@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
@@ -163,6 +163,10 @@ class A1Settings(BaseModel):
     """The A1 Policy Management Service (R1-style v3 API) and the policy type the rApp uses."""
 
     url: str = "http://127.0.0.1:8081"
+    api: Literal["auto", "v3", "v2"] = "auto"
+    """Which A1-PMS API to speak: ``v3`` (``/a1-policy-management/v1``, R1-style), ``v2``
+    (``/a1-policy/v2``, O-RAN SC releases before J), or ``auto``: v3, falling back to v2 when
+    the A1-PMS does not serve v3 (its v3 status path answers 404)."""
     ric_id: str = "ric1"
     policy_type_id: str = "RAPP_CAPACITY_1.0.0"
     healing_policy_type_id: str = "RAPP_HEALING_1.0.0"
@@ -178,9 +182,30 @@ class A1Settings(BaseModel):
     5xx, 423 while its RIC syncs) before it fails; the target's later decisions wait behind it."""
 
 
-class NephioSettings(BaseModel):
-    """The Nephio deployment repository the NF packages live in (written Porch-style)."""
+class PorchSettings(BaseModel):
+    """A Porch server (Nephio's package orchestration API, ``porch.kpt.dev/v1alpha1``)."""
 
+    url: str = "http://127.0.0.1:7007"
+    """Base URL of the Kubernetes API server that serves Porch's aggregated API (or of the
+    project's Porch simulator)."""
+    namespace: str = "default"
+    repository: str = "deployment"
+    """The Porch Repository resource the NF packages are published in."""
+    token_file: Path | None = None
+    """A bearer token (e.g. the pod's service-account token) sent with every request."""
+    ca_file: Path | None = None
+    """CA bundle to verify the API server with; None uses the system's."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    ready_timeout_s: float = Field(default=60.0, gt=0)
+    """How long a new draft may take to report its readiness gates True."""
+
+
+class NephioSettings(BaseModel):
+    """Where the NF packages live: a Nephio deployment repository written Porch-style by git
+    (``writer: git``), or a Porch server (``writer: porch``)."""
+
+    writer: Literal["git", "porch"] = "git"
+    porch: PorchSettings = Field(default_factory=PorchSettings)
     remote: str = "var/nephio/deployment.git"
     """git URL or path of the deployment repository."""
     workdir: Path = Path("var/nephio/work")
