@@ -200,12 +200,81 @@ class PorchSettings(BaseModel):
     """How long a new draft may take to report its readiness gates True."""
 
 
+class ResourceRef(BaseModel):
+    """Which resource of a package: by apiVersion and kind (and name, when there are several)."""
+
+    model_config = {"extra": "forbid"}
+
+    api_version: str
+    kind: str
+    name: str | None = None
+
+
+class FieldCopy(BaseModel):
+    """A derived field kept in step, as the package's function pipeline would (a direct git
+    write bypasses it): ``source`` of the mutated resource copied to ``path`` of ``target``."""
+
+    model_config = {"extra": "forbid"}
+
+    source: str
+    """Dotted path in the mutated resource, e.g. ``spec``."""
+    target: ResourceRef
+    path: str
+    """Dotted path in the target resource, e.g. ``spec.capacity``."""
+    after: str | None = None
+    """Key after which a missing last segment is inserted (kpt keeps key order)."""
+
+
+class PackageMutation(BaseModel):
+    """How a decided capacity becomes an edit of one kind of NF package."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str
+    resource: ResourceRef
+    """The resource that carries the NF's capacity; a package matches the first mutation
+    whose resource it holds exactly once."""
+    capacity: str
+    """Dotted path of the field the planner reads as the NF's capacity and the decision sets
+    (a Kubernetes quantity, or an integer such as replicas)."""
+    scaled: list[str] = Field(default_factory=list)
+    """Other fields of the same resource scaled by the decision's ratio (integers rounded up)."""
+    copies: list[FieldCopy] = Field(default_factory=list)
+
+
+def _shipped_mutations() -> list[PackageMutation]:
+    upf = PackageMutation(
+        name="free5gc-upf-capacity",
+        resource=ResourceRef(api_version="req.nephio.org/v1alpha1", kind="Capacity"),
+        capacity="spec.maxDownlinkThroughput",
+        scaled=["spec.maxUplinkThroughput"],
+        copies=[
+            FieldCopy(
+                source="spec",
+                target=ResourceRef(api_version="workload.nephio.org/v1alpha1", kind="NFDeployment"),
+                path="spec.capacity",
+                after="provider",
+            )
+        ],
+    )
+    deployment = PackageMutation(
+        name="deployment-replicas",
+        resource=ResourceRef(api_version="apps/v1", kind="Deployment"),
+        capacity="spec.replicas",
+    )
+    return [upf, deployment]
+
+
 class NephioSettings(BaseModel):
     """Where the NF packages live: a Nephio deployment repository written Porch-style by git
     (``writer: git``), or a Porch server (``writer: porch``)."""
 
     writer: Literal["git", "porch"] = "git"
     porch: PorchSettings = Field(default_factory=PorchSettings)
+    mutations: list[PackageMutation] = Field(default_factory=_shipped_mutations)
+    """How a decision edits each kind of package, tried in order. The defaults: the free5gc
+    UPF's ``Capacity`` (downlink as decided, uplink scaled, mirrored into the NFDeployment) and
+    a Deployment's ``spec.replicas``. Setting this list replaces them; see docs/enactment.md."""
     remote: str = "var/nephio/deployment.git"
     """git URL or path of the deployment repository."""
     workdir: Path = Path("var/nephio/work")

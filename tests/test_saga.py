@@ -17,6 +17,7 @@ from dbos import DBOS
 from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import Action, Decision, OutcomeState
 from rapp.enact import Enactor, launch, shutdown
+from rapp.enact.mutations import Mutations
 from rapp.enact.packages import read_capacity
 from rapp.enact.saga import StaleDecision, scale_package
 from rapp.store import Journal
@@ -171,13 +172,13 @@ def test_a_heal_is_an_a1_policy_of_the_healing_type_and_no_package_revision(worl
 
 
 def test_scale_package_scales_uplink_by_the_same_ratio_and_detects_staleness():
-    files = load_blueprint()
-    scaled = scale_package(files, decision(frm="5G", to="10G"))
+    files, mutations = load_blueprint(), Mutations(NephioSettings().mutations)
+    scaled = scale_package(files, decision(frm="5G", to="10G"), mutations)
     assert read_capacity(scaled).max_downlink == "10G"
     assert read_capacity(scaled).max_uplink == "10G"
-    assert scale_package(scaled, decision(frm="5G", to="10G")) is scaled  # already there
+    assert scale_package(scaled, decision(frm="5G", to="10G"), mutations) is scaled  # there
     with pytest.raises(StaleDecision, match="holds 10G"):
-        scale_package(scaled, decision(frm="20G", to="40G"))
+        scale_package(scaled, decision(frm="20G", to="40G"), mutations)
 
 
 def test_a_policy_the_ric_does_not_enforce_is_undone_before_the_package_changes(world):

@@ -44,7 +44,7 @@ class Capacity:
 
 def read_capacity(files: Mapping[str, str]) -> Capacity:
     """The package's Capacity throughputs (strings, as written in the package)."""
-    _, _, res = _find_one(_load_all(files), CAPACITY_API, "Capacity")
+    _, _, res = find_resource(load_resources(files), CAPACITY_API, "Capacity")
     spec = res.get("spec") or {}
     return Capacity(
         max_uplink=str(spec.get("maxUplinkThroughput", "")),
@@ -60,16 +60,16 @@ def set_capacity(files: Mapping[str, str], *, uplink: str, downlink: str) -> dic
     """
     for q in (uplink, downlink):
         parse_quantity(q)
-    docs = _load_all(files)
-    cap_file, _, cap = _find_one(docs, CAPACITY_API, "Capacity")
-    nf_file, _, nf = _find_one(docs, NFDEPLOYMENT_API, "NFDeployment")
-    spec = _child_map(cap, "spec")
-    spec["maxUplinkThroughput"] = _quantity_value(uplink)
-    spec["maxDownlinkThroughput"] = _quantity_value(downlink)
-    _mirror(_child_map(_child_map(nf, "spec"), "capacity", after="provider"), spec)
+    docs = load_resources(files)
+    cap_file, _, cap = find_resource(docs, CAPACITY_API, "Capacity")
+    nf_file, _, nf = find_resource(docs, NFDEPLOYMENT_API, "NFDeployment")
+    spec = child_map(cap, "spec")
+    spec["maxUplinkThroughput"] = quantity_value(uplink)
+    spec["maxDownlinkThroughput"] = quantity_value(downlink)
+    mirror(child_map(child_map(nf, "spec"), "capacity", after="provider"), spec)
     out = dict(files)
     for name in {cap_file, nf_file}:
-        out[name] = _dump(files[name], docs[name])
+        out[name] = dump_yaml(files[name], docs[name])
     return out
 
 
@@ -82,14 +82,14 @@ def set_package_name(files: Mapping[str, str], name: str) -> dict[str, str]:
     kptfile = _load(KPTFILE, files[KPTFILE])
     if not kptfile or not _is(kptfile[0], "kpt.dev/v1", "Kptfile"):
         raise PackageError("Kptfile is not a kpt.dev/v1 Kptfile")
-    _child_map(kptfile[0], "metadata")["name"] = name
-    out[KPTFILE] = _dump(files[KPTFILE], kptfile)
-    for fname, docs in _load_all(files).items():
+    child_map(kptfile[0], "metadata")["name"] = name
+    out[KPTFILE] = dump_yaml(files[KPTFILE], kptfile)
+    for fname, docs in load_resources(files).items():
         contexts = [r for r in docs if _is(r, "v1", "ConfigMap") and _name(r) == PACKAGE_CONTEXT]
         for res in contexts:
-            _child_map(res, "data")["name"] = name
+            child_map(res, "data")["name"] = name
         if contexts:
-            out[fname] = _dump(files[fname], docs)
+            out[fname] = dump_yaml(files[fname], docs)
     return out
 
 
@@ -116,7 +116,7 @@ def _load(name: str, text: str) -> list[Any]:
         raise PackageError(f"{name}: not valid YAML: {e}") from e
 
 
-def _load_all(files: Mapping[str, str]) -> dict[str, list[Any]]:
+def load_resources(files: Mapping[str, str]) -> dict[str, list[Any]]:
     return {n: _load(n, t) for n, t in sorted(files.items()) if _is_yaml(n)}
 
 
@@ -124,19 +124,27 @@ def _is(res: Any, api: str, kind: str) -> bool:
     return isinstance(res, Mapping) and res.get("apiVersion") == api and res.get("kind") == kind
 
 
-def _find_one(docs: Mapping[str, list[Any]], api: str, kind: str) -> tuple[str, int, CommentedMap]:
-    hits = [(f, i, r) for f, rs in docs.items() for i, r in enumerate(rs) if _is(r, api, kind)]
+def find_resource(
+    docs: Mapping[str, list[Any]], api: str, kind: str, name: str | None = None
+) -> tuple[str, int, CommentedMap]:
+    """The one resource of ``api``/``kind`` (and ``metadata.name``, if given): (file, index in
+    the file, resource). None or several is a PackageError naming where they are."""
+    hits = [
+        (f, i, r)
+        for f, rs in docs.items()
+        for i, r in enumerate(rs)
+        if _is(r, api, kind) and (name is None or _name(r) == name)
+    ]
+    what = f"{api} {kind}" + (f" {name!r}" if name else "")
     if not hits:
-        raise PackageError(f"package has no {api} {kind}")
+        raise PackageError(f"package has no {what}")
     if len(hits) > 1:
         where = ", ".join(f for f, _, _ in hits)
-        raise PackageError(
-            f"package has {len(hits)} {api} {kind} resources ({where}); expected one"
-        )
+        raise PackageError(f"package has {len(hits)} {what} resources ({where}); expected one")
     return hits[0]
 
 
-def _child_map(parent: CommentedMap, key: str, *, after: str | None = None) -> CommentedMap:
+def child_map(parent: CommentedMap, key: str, *, after: str | None = None) -> CommentedMap:
     """``parent[key]`` as a mapping, created (after key ``after`` when present) if missing."""
     child = parent.get(key)
     if isinstance(child, CommentedMap):
@@ -150,7 +158,7 @@ def _child_map(parent: CommentedMap, key: str, *, after: str | None = None) -> C
     return child
 
 
-def _mirror(target: CommentedMap, source: Mapping[str, Any]) -> None:
+def mirror(target: CommentedMap, source: Mapping[str, Any]) -> None:
     """Make ``target`` equal ``source`` while keeping target's existing key order and comments:
     nfdeploy-fn replaces the whole capacity with ``Capacity.spec``."""
     for k in [k for k in target if k not in source]:
@@ -160,12 +168,12 @@ def _mirror(target: CommentedMap, source: Mapping[str, Any]) -> None:
             target[k] = v
 
 
-def _quantity_value(q: str) -> str | int:
+def quantity_value(q: str) -> str | int:
     # Capacity fields are int-or-string: keep plain integers as YAML ints so they are not quoted.
     return int(q) if q.isdigit() else q
 
 
-def _dump(original: str, docs: list[Any]) -> str:
+def dump_yaml(original: str, docs: list[Any]) -> str:
     y = _yaml()
     mapping, sequence, offset = _guess_indent(original)
     y.indent(mapping=mapping, sequence=sequence, offset=offset)

@@ -30,9 +30,11 @@ from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos
 from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import PRB_UTIL_DL, Action, Decision, Outcome, OutcomeState
 from rapp.enact.a1 import A1Client, A1Policy, is_transient
+from rapp.enact.mutations import Mutations
 from rapp.enact.nephio import GitPackageRepo, PublishError
-from rapp.enact.packages import PackageError, read_capacity, set_capacity
-from rapp.quantity import format_quantity, parse_quantity
+from rapp.enact.packages import PackageError
+from rapp.enact.porch import PorchPackages
+from rapp.quantity import parse_quantity
 from rapp.store import Journal
 
 log = logging.getLogger(__name__)
@@ -111,25 +113,49 @@ def _not_enforced(status: dict[str, Any] | None) -> str | None:
     return None
 
 
-def scale_package(files: dict[str, str], decision: Decision) -> dict[str, str]:
-    """The package files with the decision's capacity: downlink as decided, uplink by the same
-    ratio (a UPF sized for 2x the downlink needs 2x the uplink), derived fields kept in step.
+def scale_package(
+    files: dict[str, str], decision: Decision, mutations: Mutations
+) -> dict[str, str]:
+    """The package files with the decision's capacity, through the package's declared mutation
+    (for the free5gc UPF: downlink as decided, uplink by the same ratio, the NFDeployment kept
+    in step).
 
     Unchanged files come back when the package already holds the decided capacity (a replay, or
     an operator got there first); a package at neither end of the decision is stale.
     """
-    current = read_capacity(files)
-    have, want = parse_quantity(current.max_downlink), parse_quantity(decision.capacity_to)
+    current = mutations.read(files)
+    have, want = parse_quantity(current), parse_quantity(decision.capacity_to)
     if have == want:
         return files
     planned_from = parse_quantity(decision.capacity_from)
     if have != planned_from:
         raise StaleDecision(
-            f"{decision.target} holds {current.max_downlink}, "
+            f"{decision.target} holds {current}, "
             f"but the decision was planned from {decision.capacity_from}"
         )
-    uplink = format_quantity(parse_quantity(current.max_uplink) * want / planned_from)
-    return set_capacity(files, uplink=uplink, downlink=decision.capacity_to)
+    return mutations.apply(files, capacity_to=decision.capacity_to, ratio=want / planned_from)
+
+
+def package_store(settings: NephioSettings) -> GitPackageRepo | PorchPackages:
+    """Where NF packages are published: Porch, or a deployment repository written by git."""
+    if settings.writer == "porch":
+        porch = settings.porch
+        return PorchPackages(
+            porch.url,
+            namespace=porch.namespace,
+            repository=porch.repository,
+            token_file=porch.token_file,
+            ca_file=porch.ca_file,
+            timeout_s=porch.timeout_s,
+            ready_timeout_s=porch.ready_timeout_s,
+        )
+    return GitPackageRepo(
+        settings.remote,
+        settings.workdir,
+        branch=settings.branch,
+        author_name=settings.author_name,
+        author_email=settings.author_email,
+    )
 
 
 @DBOS.dbos_class("rapp.Enactor")
@@ -146,18 +172,13 @@ class Enactor(DBOSConfiguredInstance):
     ) -> None:
         self._a1 = a1
         self._journal = journal
-        self._packages = GitPackageRepo(
-            nephio.remote,
-            nephio.workdir,
-            branch=nephio.branch,
-            author_name=nephio.author_name,
-            author_email=nephio.author_email,
-        )
+        self._packages = package_store(nephio)
+        self._mutations = Mutations(nephio.mutations)
         self._queue: Queue | None = None
         super().__init__(name)
 
     @property
-    def packages(self) -> GitPackageRepo:
+    def packages(self) -> GitPackageRepo | PorchPackages:
         return self._packages
 
     def capacities(self) -> dict[str, str]:
@@ -165,7 +186,7 @@ class Enactor(DBOSConfiguredInstance):
         capacity: dict[str, str] = {}
         for package in self._packages.packages():
             try:
-                capacity[package] = read_capacity(self._packages.read(package)).max_downlink
+                capacity[package] = self._mutations.read(self._packages.read(package))
             except PackageError as exc:
                 log.warning("package %s has no readable capacity: %s", package, exc)
         log.info("read capacity of %d NF packages", len(capacity))
@@ -174,7 +195,7 @@ class Enactor(DBOSConfiguredInstance):
     def capacity(self, target: str, fallback: str) -> str:
         """Current capacity of ``target``, or ``fallback`` when it cannot be read."""
         try:
-            return read_capacity(self._packages.read(target)).max_downlink
+            return self._mutations.read(self._packages.read(target))
         except (PackageError, PublishError) as exc:
             log.warning("cannot read the capacity of %s, assuming %s: %s", target, fallback, exc)
             return fallback
@@ -364,7 +385,7 @@ class Enactor(DBOSConfiguredInstance):
             self._packages.publish,
             d.target,
             f"rapp-{d.id}",
-            lambda files: scale_package(files, d),
+            lambda files: scale_package(files, d, self._mutations),
             message=f"rapp decision {d.id}: {d.action.value} {d.capacity_from} -> {d.capacity_to}",
             if_unchanged="latest",
         )
