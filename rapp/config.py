@@ -270,6 +270,9 @@ class NephioSettings(BaseModel):
     (``writer: git``), or a Porch server (``writer: porch``)."""
 
     writer: Literal["git", "porch"] = "git"
+    outage_wait_s: float = Field(default=600.0, ge=0)
+    """How long a decision waits, durably, for a git server or Porch that is down before its
+    A1 step is compensated and it fails."""
     porch: PorchSettings = Field(default_factory=PorchSettings)
     mutations: list[PackageMutation] = Field(default_factory=_shipped_mutations)
     """How a decision edits each kind of package, tried in order. The defaults: the free5gc
@@ -395,6 +398,23 @@ class EnactSettings(BaseModel):
     """DBOS system database: SQLite for one replica, PostgreSQL for several."""
     executor_id: str = "local"
     """Stable per replica (e.g. the StatefulSet pod name): recovery resumes this id's workflows."""
+    mode: Literal["enact", "dry-run", "shadow"] = "enact"
+    """``enact`` carries decisions out. ``dry-run`` runs each enactment with every read and
+    check against the live peers (A1 policy and type, the package edit) but no write, and
+    journals what it would have done. ``shadow`` touches no peer at all: decisions are judged
+    and journalled beside whatever really runs the network, and the capacity the planner
+    believes is re-read from the packages, not assumed."""
+    concurrency: int | None = Field(default=16, ge=1)
+    """Enactments in flight at once, across every replica (DBOS global queue concurrency).
+    Each one calls both the A1-PMS and Nephio, so this bounds the load on each peer."""
+    rate_per_s: float | None = Field(default=None, gt=0)
+    """Enactments started per second across every replica (DBOS queue rate limiter); None:
+    no limit beyond ``concurrency``."""
+    breaker_threshold: int = Field(default=5, ge=1)
+    """Transient failures in a row after which a peer's circuit opens: its calls then fail at
+    once and decisions wait durably instead of adding load."""
+    breaker_cooldown_s: float = Field(default=30.0, ge=0)
+    """How long an open circuit stays open before one call probes the peer again."""
 
 
 class ApiSettings(BaseModel):

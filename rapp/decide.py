@@ -105,7 +105,10 @@ class Decider:
             quantile=p.quantile,
         )
         self.a1 = settings.a1
-        self.enactor = Enactor(a1=settings.a1, nephio=settings.nephio, journal=journal)
+        self.enactor = Enactor(
+            a1=settings.a1, nephio=settings.nephio, enact=settings.enact, journal=journal
+        )
+        self.mode = settings.enact.mode
         self.capacity: dict[str, str] = {}
         self._in_flight: dict[str, Decision] = {}
 
@@ -116,6 +119,8 @@ class Decider:
     async def decide(self, state: CellState, rop: pd.Timestamp) -> list[Decision]:
         """Heal and plan, gate, journal and start enacting, for the ROP ending at ``rop``."""
         await self._settle()
+        if self.mode == "shadow":
+            await self.read_capacity()  # what really runs the network may have moved it
         decisions = await self._heal(state, rop)
         needed = self.forecaster.history_rops()
         if needed > state.retention:
@@ -288,6 +293,12 @@ class Decider:
         )
 
     async def _enact(self, decision: Decision) -> None:
+        if self.mode == "shadow":
+            # Nothing is sent; the planner keeps believing the packages, which whatever really
+            # runs the network changes (the capacity is re-read every ROP in shadow mode).
+            outcome = Outcome(decision.id, OutcomeState.SHADOW, detail="shadow mode: not enacted")
+            await asyncio.to_thread(self.journal.record_outcome, outcome)
+            return
         # The planner sees the intended capacity at once; _settle corrects it if the enactment
         # does not land.
         if decision.action.scales:

@@ -340,6 +340,10 @@ class OutcomeState(StrEnum):
     """Failed and could not be fully undone: needs an operator."""
     DENIED = "denied"
     """Never enacted: the policy set said no."""
+    DRY_RUN = "dry-run"
+    """Rehearsed against the live peers (reads and checks only); nothing was changed."""
+    SHADOW = "shadow"
+    """Judged and journalled only (``enact.mode: shadow``); no peer was touched."""
 
 
 @dataclass(frozen=True, slots=True)

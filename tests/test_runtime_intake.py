@@ -432,3 +432,24 @@ async def test_the_policies_in_force_are_the_latest_enacted_and_the_heals_not_wi
         }
     finally:
         fresh.decider.healer.withdrawn(heal.target)
+
+
+async def test_in_shadow_mode_a_decision_is_journalled_and_nothing_is_started(
+    fresh: Runtime,
+) -> None:
+    from rapp.domain import Decision, OutcomeState
+
+    decider = fresh.decider
+    target = "free5gc-upf-shadowed"
+    d = Decision.new(Action.SCALE_OUT, target, [], END.to_pydatetime(), "5G", "10G")
+    fresh.journal.record_decision(d)
+    decider.mode = "shadow"
+    try:
+        # DBOS is not launched in this module: starting a workflow would raise.
+        await decider._enact(d)
+    finally:
+        decider.mode = "enact"
+    outcome = fresh.journal.outcome(d.id)
+    assert (outcome.state, outcome.detail) == (OutcomeState.SHADOW, "shadow mode: not enacted")
+    assert target not in decider.capacity  # believed from the packages, not from the decision
+    assert d.id not in decider._in_flight

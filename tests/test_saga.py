@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,14 +18,15 @@ from dbos import DBOS
 from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import Action, Decision, OutcomeState
 from rapp.enact import Enactor, launch, shutdown
+from rapp.enact.desired import StaleDecision, scale_package
 from rapp.enact.mutations import Mutations
+from rapp.enact.nephio import GitPackageRepo
 from rapp.enact.packages import read_capacity
-from rapp.enact.saga import StaleDecision, scale_package
 from rapp.store import Journal
 from simulators.a1pms import create_app as a1pms_app
 from simulators.nephio import load_blueprint, seed_repository
 from tests.conftest import serve
-from tests.e2e_support import tags_of
+from tests.e2e_support import tags_of, workspace_of
 
 _names = itertools.count()
 TARGET = "free5gc-upf-site-03"
@@ -51,12 +53,13 @@ class World:
     journal: Journal
     workdir: Path
 
-    def enactor(self, **a1: str) -> Enactor:
+    def enactor(self, enact: EnactSettings | None = None, **a1: str) -> Enactor:
         # DBOS names each instance for recovery: a fresh name per enactor in this process.
         return Enactor(
             a1=A1Settings(url=self.a1pms, **a1),
             nephio=NephioSettings(remote=str(self.repo), workdir=self.workdir),
             journal=self.journal,
+            enact=enact,
             name=f"enactor-{next(_names)}",
         )
 
@@ -236,3 +239,73 @@ def test_a_heal_policy_is_withdrawn_after_its_heal_once_the_incidents_close(worl
         return await handle.get_result()
 
     assert asyncio.run(withdraw_again()) is False  # gone already: nothing to do
+
+
+def test_a_dry_run_reads_and_checks_everything_and_changes_nothing(world):
+    outcome = enact(world.enactor(EnactSettings(mode="dry-run")), decision())
+    assert outcome["state"] == "dry-run"
+    assert outcome["detail"] == (
+        f"dry run: would create A1 policy rapp-{TARGET}; would publish {TARGET} 5G -> 10G "
+        "(capacity.yaml, upfdeployment.yaml)"
+    )
+    assert a1_policy(world.a1pms, f"rapp-{TARGET}") is None
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1"]
+    assert world.journal.outcome(decision().id).state is OutcomeState.DRY_RUN
+
+
+def test_a_dry_run_reports_what_would_fail_without_failing(world):
+    enactor = world.enactor(EnactSettings(mode="dry-run"))
+    bad = decision(frm="20G", to="40G")  # the package holds 5G: stale
+    assert enact(enactor, bad)["detail"].startswith("dry run: would fail: ")
+    assert "planned from 20G" in world.journal.outcome(bad.id).detail
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1"]
+
+
+def refuse_after_publish(repo: Path, a1pms: str, policy_id: str, marker: Path) -> None:
+    """A git hook that, on the first push, has the Near-RT RIC stop enforcing the policy: the
+    status read before the package step says ENFORCED, the one after it NOT_ENFORCED."""
+    script = marker.with_suffix(".py")
+    script.write_text(
+        "import httpx\n"
+        f"httpx.put({a1pms!r} + '/admin/policies/{policy_id}/status',\n"
+        "    json={'enforceStatus': 'NOT_ENFORCED', 'enforceReason': 'OTHER_REASON'},\n"
+        ").raise_for_status()\n"
+    )
+    hook = repo / "hooks" / "post-receive"
+    hook.write_text(
+        f"#!/bin/sh\n[ -e '{marker}' ] && exit 0\ntouch '{marker}'\n"
+        f"exec '{sys.executable}' '{script}'\n"
+    )
+    hook.chmod(0o755)
+
+
+def test_a_change_refused_after_the_package_step_is_reverted_by_a_new_revision(world, tmp_path):
+    refuse_after_publish(world.repo, world.a1pms, f"rapp-{TARGET}", tmp_path / "refused")
+    d = decision()
+    outcome = enact(world.enactor(), d)
+    assert outcome["state"] == "compensated"
+    assert "does not enforce the A1 policy (OTHER_REASON)" in outcome["detail"]
+    assert f"revision {TARGET}/v2 reverted by {TARGET}/v3" in outcome["detail"]
+    assert "A1 policy removed" in outcome["detail"]
+    # Published revisions are never rewritten: v2 stays, v3 puts the capacity back.
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1", f"{TARGET}/v2", f"{TARGET}/v3"]
+    assert workspace_of(world.repo, f"{TARGET}/v3") == f"rapp-{d.id}-revert"
+    files = GitPackageRepo(str(world.repo), tmp_path / "check").read(TARGET)
+    assert read_capacity(files) == read_capacity(load_blueprint())
+    assert a1_policy(world.a1pms, f"rapp-{TARGET}") is None
+
+
+def test_an_open_circuit_makes_decisions_wait_and_they_go_through_after(world):
+    # The A1-PMS fails the next 6 policy reads; the circuit opens after 2 and probes 1 s later.
+    httpx.post(
+        f"{world.a1pms}/admin/faults",
+        json={"status": 503, "count": 6, "path_prefix": "/a1-policy-management/v1/policies"},
+    ).raise_for_status()
+    enactor = world.enactor(EnactSettings(breaker_threshold=2, breaker_cooldown_s=1.0))
+    outcome = enact(enactor, decision())
+    assert outcome["state"] == "enacted"
+    breaker = enactor.breakers["A1-PMS"]
+    assert breaker.opened >= 1
+    assert breaker.state.value == "closed"
+    left = httpx.get(f"{world.a1pms}/admin/faults").json()["faults"]
+    assert sum(f["count"] for f in left) == 0

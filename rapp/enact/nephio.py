@@ -125,6 +125,12 @@ class GitPackageRepo:
             self._sync()
             return self._find(package, workspace)
 
+    def abandon(self, package: str, workspace: str) -> bool:
+        """Nothing to clean up: a revision is pushed with its tag in one atomic push, or not
+        at all, and the local clone holds no drafts. (Porch's writer deletes its draft.)"""
+        _check_package(package)
+        return False
+
     def publish(
         self,
         package: str,

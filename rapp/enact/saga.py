@@ -19,21 +19,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from contextlib import AbstractContextManager
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSConfiguredInstance, Queue, SetEnqueueOptions, SetWorkflowID
 from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos
+from jsonschema import Draft7Validator
 
 from rapp.config import A1Settings, EnactSettings, NephioSettings
-from rapp.domain import PRB_UTIL_DL, Action, Decision, Outcome, OutcomeState
+from rapp.domain import Action, Decision, Outcome, OutcomeState
 from rapp.enact.a1 import A1Client, A1Policy, is_transient
+from rapp.enact.breaker import CircuitBreaker, PeerUnavailable
+from rapp.enact.desired import (
+    PackageStore,
+    a1_policy_for,
+    heal_policy_id,
+    not_enforced,
+    package_store,
+    scale_package,
+)
 from rapp.enact.mutations import Mutations
-from rapp.enact.nephio import GitPackageRepo, PublishError
+from rapp.enact.nephio import PublishError
 from rapp.enact.packages import PackageError
-from rapp.enact.porch import PorchPackages
 from rapp.quantity import parse_quantity
 from rapp.store import Journal
 
@@ -46,14 +57,22 @@ QUEUE = "rapp-enact"
 policy and the package of an NF never take two decisions' values interleaved."""
 
 
-class StaleDecision(Exception):
-    """The package no longer holds the capacity the decision was planned from."""
-
-
 def _retry_publish(exc: BaseException) -> bool:
-    """Network trouble with the git server is retried; a refused or stale change is not."""
-    return isinstance(exc, PublishError) and exc.transient
+    """Network trouble with the git server or Porch is retried; a refused or stale change is
+    not."""
+    return isinstance(exc, PeerUnavailable) or (isinstance(exc, PublishError) and exc.transient)
 
+
+def _retry_a1(exc: BaseException) -> bool:
+    return isinstance(exc, PeerUnavailable) or is_transient(exc)
+
+
+_A1_STEP: dict[str, Any] = {"retries_allowed": True, "max_attempts": 5, "should_retry": _retry_a1}
+_NEPHIO_STEP: dict[str, Any] = {
+    "retries_allowed": True,
+    "max_attempts": 5,
+    "should_retry": _retry_publish,
+}
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -72,92 +91,6 @@ def _fraction(key: str, n: int) -> float:
     return int.from_bytes(digest[:4], "big") / 2**32
 
 
-def heal_policy_id(target: str) -> str:
-    """The A1 policy asking the Near-RT RIC to heal ``target``'s cells: one per NF."""
-    return f"rapp-heal-{target}"
-
-
-def a1_policy_for(decision: Decision, settings: A1Settings) -> A1Policy:
-    """The A1 policy carrying a decision: one per target and purpose, so a later decision
-    updates it (a heal does not overwrite the capacity guidance, nor the other way round)."""
-    statement: dict[str, Any] = {"action": decision.action.value, "decisionId": decision.id}
-    if decision.action is Action.HEAL:
-        policy_id, type_id = heal_policy_id(decision.target), settings.healing_policy_type_id
-        statement["incidentKinds"] = list(decision.evidence.get("kinds", []))
-    else:
-        policy_id, type_id = f"rapp-{decision.target}", settings.policy_type_id
-        statement["capacity"] = decision.capacity_to
-        peak = decision.evidence.get("forecast_max")
-        if decision.evidence.get("kpi") == PRB_UTIL_DL and isinstance(peak, int | float):
-            statement["prbUtilisationDlP90"] = min(max(float(peak), 0.0), 100.0)
-    return A1Policy(
-        policy_id=policy_id,
-        ric_id=settings.ric_id,
-        policy_type_id=type_id,
-        service_id=settings.service_id,
-        body={
-            "scope": {"nfId": decision.target, "cellIdList": list(decision.cells)},
-            "statement": statement,
-        },
-    )
-
-
-def _not_enforced(status: dict[str, Any] | None) -> str | None:
-    """Why a policy just put is not in force (its status says so, or it is gone), or None.
-    A status without ``enforceStatus`` (a type with another status schema) is taken as is."""
-    if status is None:
-        return "the A1 policy was gone right after it was put"
-    if status.get("enforceStatus") == "NOT_ENFORCED":
-        reason = status.get("enforceReason", "no reason given")
-        return f"the Near-RT RIC does not enforce the A1 policy ({reason})"
-    return None
-
-
-def scale_package(
-    files: dict[str, str], decision: Decision, mutations: Mutations
-) -> dict[str, str]:
-    """The package files with the decision's capacity, through the package's declared mutation
-    (for the free5gc UPF: downlink as decided, uplink by the same ratio, the NFDeployment kept
-    in step).
-
-    Unchanged files come back when the package already holds the decided capacity (a replay, or
-    an operator got there first); a package at neither end of the decision is stale.
-    """
-    current = mutations.read(files)
-    have, want = parse_quantity(current), parse_quantity(decision.capacity_to)
-    if have == want:
-        return files
-    planned_from = parse_quantity(decision.capacity_from)
-    if have != planned_from:
-        raise StaleDecision(
-            f"{decision.target} holds {current}, "
-            f"but the decision was planned from {decision.capacity_from}"
-        )
-    return mutations.apply(files, capacity_to=decision.capacity_to, ratio=want / planned_from)
-
-
-def package_store(settings: NephioSettings) -> GitPackageRepo | PorchPackages:
-    """Where NF packages are published: Porch, or a deployment repository written by git."""
-    if settings.writer == "porch":
-        porch = settings.porch
-        return PorchPackages(
-            porch.url,
-            namespace=porch.namespace,
-            repository=porch.repository,
-            token_file=porch.token_file,
-            ca_file=porch.ca_file,
-            timeout_s=porch.timeout_s,
-            ready_timeout_s=porch.ready_timeout_s,
-        )
-    return GitPackageRepo(
-        settings.remote,
-        settings.workdir,
-        branch=settings.branch,
-        author_name=settings.author_name,
-        author_email=settings.author_email,
-    )
-
-
 @DBOS.dbos_class("rapp.Enactor")
 class Enactor(DBOSConfiguredInstance):
     """The enactment workflow and its steps; one instance per process, created before launch."""
@@ -168,17 +101,27 @@ class Enactor(DBOSConfiguredInstance):
         a1: A1Settings,
         nephio: NephioSettings,
         journal: Journal,
+        enact: EnactSettings | None = None,
         name: str = "enactor",
     ) -> None:
         self._a1 = a1
+        self._nephio = nephio
         self._journal = journal
+        self._mode = (enact or EnactSettings()).mode
         self._packages = package_store(nephio)
         self._mutations = Mutations(nephio.mutations)
         self._queue: Queue | None = None
+        breaker = enact or EnactSettings()
+        self.breakers = {
+            peer: CircuitBreaker(
+                peer, threshold=breaker.breaker_threshold, cooldown_s=breaker.breaker_cooldown_s
+            )
+            for peer in ("A1-PMS", "Nephio")
+        }
         super().__init__(name)
 
     @property
-    def packages(self) -> GitPackageRepo | PorchPackages:
+    def packages(self) -> PackageStore:
         return self._packages
 
     def capacities(self) -> dict[str, str]:
@@ -207,7 +150,8 @@ class Enactor(DBOSConfiguredInstance):
             SetWorkflowID(decision.id),
             SetEnqueueOptions(queue_partition_key=decision.target, priority=_order(decision.rop)),
         ):
-            await queue.enqueue_async(self.enact, decision.to_dict())
+            # The mode goes in as an argument: a recovered workflow keeps the mode it began in.
+            await queue.enqueue_async(self.enact, decision.to_dict(), self._mode)
 
     async def withdraw_heal(self, target: str, rop: datetime) -> None:
         """Queue the withdrawal of ``target``'s heal policy (its incidents closed at ``rop``),
@@ -229,10 +173,13 @@ class Enactor(DBOSConfiguredInstance):
         return deleted
 
     @DBOS.workflow(name="rapp.enact")
-    async def enact(self, decision: dict[str, Any]) -> dict[str, Any]:
+    async def enact(self, decision: dict[str, Any], mode: str = "enact") -> dict[str, Any]:
         d = Decision.from_dict(decision)
         policy = a1_policy_for(d, self._a1)
-        outcome = await self._run(d, policy)
+        if mode == "dry-run":
+            outcome = await self._rehearse(d, policy)
+        else:
+            outcome = await self._run(d, policy)
         await self._record(outcome.to_dict())
         log.info("decision %s %s: %s", d.id, outcome.state.value, outcome.detail)
         return outcome.to_dict()
@@ -259,7 +206,7 @@ class Enactor(DBOSConfiguredInstance):
         except Exception as exc:
             enforced = f"A1 status not read: {exc}"
         else:
-            refused = _not_enforced(status)
+            refused = not_enforced(status)
             if refused is not None:
                 return await self._undo(d, policy, previous, refused)
             enforced = f"A1 {(status or {}).get('enforceStatus', status)}"
@@ -272,10 +219,16 @@ class Enactor(DBOSConfiguredInstance):
                 detail=f"{d.target}: {len(d.cells)} cells handed to the Near-RT RIC to heal; "
                 f"{enforced}",
             )
+        wait = self._nephio.outage_wait_s
         try:
-            tag = await self._publish(d.to_dict())
+            tag = await self._patiently(d.id, self._publish, d.to_dict(), wait_s=wait)
         except Exception as exc:
+            await self._abandon(d.to_dict())
             return await self._undo(d, policy, previous, f"package step failed: {exc}")
+        refused = await self._verify(d, policy.policy_id)
+        if refused is not None:
+            reverted = await self._revert_package(d, tag)
+            return await self._undo(d, policy, previous, f"{refused}; {reverted}")
         return Outcome(
             d.id,
             OutcomeState.ENACTED,
@@ -284,24 +237,67 @@ class Enactor(DBOSConfiguredInstance):
             detail=f"{d.target}: capacity {d.capacity_from} -> {d.capacity_to}; {enforced}",
         )
 
+    async def _verify(self, d: Decision, policy_id: str) -> str | None:
+        """Why the enactment did not take, read back once both peers have it, or None. A read
+        that fails is not a refusal: the change stands, as it did before the read."""
+        try:
+            status = await self._read_status(policy_id)
+            held = await self._read_capacity(d.target)
+        except Exception as exc:
+            log.warning("decision %s not verified: %s", d.id, exc)
+            return None
+        if parse_quantity(held) != parse_quantity(d.capacity_to):
+            return f"{d.target} holds {held} after the revision, not {d.capacity_to}"
+        return not_enforced(status)
+
+    async def _revert_package(self, d: Decision, tag: str) -> str:
+        """Undo the package change by a new revision that applies the inverse edit (published
+        revisions are never rewritten); what happened, for the outcome's detail."""
+        try:
+            wait = self._nephio.outage_wait_s
+            revert = await self._patiently(d.id, self._publish, d.to_dict(), True, wait_s=wait)
+        except Exception as exc:
+            return f"revision {tag} NOT reverted, needs an operator: {exc}"
+        return f"revision {tag} reverted by {revert}"
+
+    async def _rehearse(self, d: Decision, policy: A1Policy) -> Outcome:
+        """The dry run: every read and check the enactment would make, and no write."""
+        try:
+            previous = await self._read_policy(policy.policy_id)
+            await self._check_policy(asdict(policy))
+            plan = await self._plan(d.to_dict()) if d.action.scales else ""
+        except Exception as exc:
+            return Outcome(d.id, OutcomeState.DRY_RUN, detail=f"dry run: would fail: {exc}")
+        verb = "update" if previous is not None else "create"
+        detail = f"dry run: would {verb} A1 policy {policy.policy_id}" + (
+            f"; would publish {plan}" if plan else ""
+        )
+        return Outcome(d.id, OutcomeState.DRY_RUN, a1_policy_id=policy.policy_id, detail=detail)
+
     async def _patiently(
-        self, decision_id: str, step: Callable[[Any], Awaitable[T]], argument: Any
+        self,
+        decision_id: str,
+        step: Callable[..., Awaitable[T]],
+        *arguments: Any,
+        wait_s: float | None = None,
     ) -> T:
-        """``step(argument)`` until the A1-PMS answers. A step that gave up on transient
-        errors (it retries those itself) means the peer is down: the decision waits, with
-        durable sleeps (a restart resumes the wait), backing off to a minute, for at most
-        ``a1.outage_wait_s``; its target's later decisions queue behind it, in order."""
+        """``step(*arguments)`` until its peer answers. A step that gave up on transient
+        errors (it retries those itself, and an open circuit counts as one) means the peer is
+        down: the decision waits, with durable sleeps (a restart resumes the wait), backing
+        off to a minute, for at most ``wait_s`` (default ``a1.outage_wait_s``); its target's
+        later decisions queue behind it, in order."""
+        budget = self._a1.outage_wait_s if wait_s is None else wait_s
         waited, attempt = 0.0, 0
         while True:
             try:
-                return await step(argument)
+                return await step(*arguments)
             except DBOSMaxStepRetriesExceeded as exc:
-                if waited >= self._a1.outage_wait_s:
+                if waited >= budget:
                     raise
                 # Jitter from the decision, not from random(): a replayed workflow must take
                 # the same path, and decisions waiting together must not retry together.
                 pause = min(60.0, 2.0 * 2**attempt) * (0.5 + _fraction(decision_id, attempt))
-                log.warning("decision %s waits %.0f s for the A1-PMS (%s)", decision_id, pause, exc)
+                log.warning("decision %s waits %.0f s for its peer (%s)", decision_id, pause, exc)
                 await DBOS.sleep_async(pause)
                 waited, attempt = waited + pause, attempt + 1
 
@@ -328,22 +324,23 @@ class Enactor(DBOSConfiguredInstance):
         state = OutcomeState.FAILED if failed else OutcomeState.COMPENSATED
         return Outcome(d.id, state, a1_policy_id=policy.policy_id, detail=f"{why}; {restored}")
 
-    @DBOS.step(name="rapp.a1.read", retries_allowed=True, max_attempts=5, should_retry=is_transient)
+    @DBOS.step(name="rapp.a1.read", **_A1_STEP)
     async def _read_policy(self, policy_id: str) -> dict[str, Any] | None:
         async with self._client() as a1:
-            return await a1.get_policy(policy_id)
+            with self._guard_a1():
+                return await a1.get_policy(policy_id)
 
-    @DBOS.step(name="rapp.a1.put", retries_allowed=True, max_attempts=5, should_retry=is_transient)
+    @DBOS.step(name="rapp.a1.put", **_A1_STEP)
     async def _put_policy(self, policy: dict[str, Any]) -> str:
         async with self._client() as a1:
-            return await a1.put_policy(A1Policy(**policy))
+            with self._guard_a1():
+                return await a1.put_policy(A1Policy(**policy))
 
-    @DBOS.step(
-        name="rapp.a1.status", retries_allowed=True, max_attempts=5, should_retry=is_transient
-    )
+    @DBOS.step(name="rapp.a1.status", **_A1_STEP)
     async def _read_status(self, policy_id: str) -> dict[str, Any] | None:
         async with self._client() as a1:
-            status = await a1.policy_status(policy_id)
+            with self._guard_a1():
+                status = await a1.policy_status(policy_id)
         # Checked here, inside the step: the workflow must never fail on a body's shape.
         return status if status is None or isinstance(status, dict) else {"status": status}
 
@@ -354,42 +351,88 @@ class Enactor(DBOSConfiguredInstance):
                 raise RuntimeError(f"DBOS queue {QUEUE} is not registered: call launch() first")
         return self._queue
 
-    @DBOS.step(
-        name="rapp.a1.delete", retries_allowed=True, max_attempts=8, should_retry=is_transient
-    )
+    @DBOS.step(name="rapp.a1.delete", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
     async def _delete_policy(self, policy_id: str) -> bool:
         async with self._client() as a1:
-            return await a1.delete_policy(policy_id)
+            with self._guard_a1():
+                return await a1.delete_policy(policy_id)
 
-    @DBOS.step(
-        name="rapp.a1.restore", retries_allowed=True, max_attempts=8, should_retry=is_transient
-    )
+    @DBOS.step(name="rapp.a1.restore", retries_allowed=True, max_attempts=8, should_retry=_retry_a1)
     async def _restore_policy(
         self, policy: dict[str, Any], previous: dict[str, Any] | None
     ) -> None:
         async with self._client() as a1:
-            if previous is None:
-                await a1.delete_policy(policy["policy_id"])
-            else:
-                await a1.put_policy(A1Policy(**{**policy, "body": previous}))
+            with self._guard_a1():
+                if previous is None:
+                    await a1.delete_policy(policy["policy_id"])
+                else:
+                    await a1.put_policy(A1Policy(**{**policy, "body": previous}))
 
-    @DBOS.step(
-        name="rapp.nephio.publish",
-        retries_allowed=True,
-        max_attempts=5,
-        should_retry=_retry_publish,
-    )
-    async def _publish(self, decision: dict[str, Any]) -> str:
+    @DBOS.step(name="rapp.nephio.publish", **_NEPHIO_STEP)
+    async def _publish(self, decision: dict[str, Any], revert: bool = False) -> str:
+        """Publish the decision's package edit (or, with ``revert``, its inverse) as a new
+        revision; the workspace names it, so a retry finds what an earlier try published."""
         d = Decision.from_dict(decision)
-        revision = await asyncio.to_thread(
-            self._packages.publish,
-            d.target,
-            f"rapp-{d.id}",
-            lambda files: scale_package(files, d, self._mutations),
-            message=f"rapp decision {d.id}: {d.action.value} {d.capacity_from} -> {d.capacity_to}",
-            if_unchanged="latest",
-        )
+        workspace, message = f"rapp-{d.id}", f"rapp decision {d.id}: {d.action.value}"
+        if revert:
+            d = replace(d, capacity_from=d.capacity_to, capacity_to=d.capacity_from)
+            workspace, message = f"{workspace}-revert", f"rapp revert of decision {d.id}"
+        with self._guard_nephio():
+            revision = await asyncio.to_thread(
+                self._packages.publish,
+                d.target,
+                workspace,
+                lambda files: scale_package(files, d, self._mutations),
+                message=f"{message} {d.capacity_from} -> {d.capacity_to}",
+                if_unchanged="latest",
+            )
         return revision.tag
+
+    @DBOS.step(name="rapp.nephio.read", **_NEPHIO_STEP)
+    async def _read_capacity(self, target: str) -> str:
+        with self._guard_nephio():
+            files = await asyncio.to_thread(self._packages.read, target)
+        return self._mutations.read(files)
+
+    @DBOS.step(name="rapp.nephio.abandon", **_NEPHIO_STEP)
+    async def _abandon(self, decision: dict[str, Any]) -> bool:
+        """Remove what an unfinished publish left (a Porch draft), so nothing is orphaned."""
+        d = Decision.from_dict(decision)
+        with self._guard_nephio():
+            return await asyncio.to_thread(self._packages.abandon, d.target, f"rapp-{d.id}")
+
+    @DBOS.step(name="rapp.nephio.plan", **_NEPHIO_STEP)
+    async def _plan(self, decision: dict[str, Any]) -> str:
+        """What publishing the decision would change (the dry run's package step)."""
+        d = Decision.from_dict(decision)
+        with self._guard_nephio():
+            files = await asyncio.to_thread(self._packages.read, d.target)
+        after = scale_package(files, d, self._mutations)
+        changed = sorted(name for name in after if after[name] != files.get(name))
+        if not changed:
+            return f"nothing for {d.target}: it holds {d.capacity_to} already"
+        return f"{d.target} {d.capacity_from} -> {d.capacity_to} ({', '.join(changed)})"
+
+    @DBOS.step(name="rapp.a1.check", **_A1_STEP)
+    async def _check_policy(self, policy: dict[str, Any]) -> None:
+        """The dry run's A1 step: the policy's type exists and its schema takes the policy."""
+        a1_policy = A1Policy(**policy)
+        async with self._client() as a1:
+            with self._guard_a1():
+                type_object = await a1.policy_type(a1_policy.policy_type_id)
+        schema = type_object.get("policySchema") or type_object.get("policy_schema") or {}
+        errors = sorted(Draft7Validator(schema).iter_errors(a1_policy.body), key=str)
+        if errors:
+            where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
+            raise ValueError(
+                f"A1 policy {a1_policy.policy_id} invalid at {where}: {errors[0].message}"
+            )
+
+    def _guard_a1(self) -> AbstractContextManager[None]:
+        return self.breakers["A1-PMS"].guard(is_transient)
+
+    def _guard_nephio(self) -> AbstractContextManager[None]:
+        return self.breakers["Nephio"].guard(lambda e: isinstance(e, PublishError) and e.transient)
 
     @DBOS.step(name="rapp.journal.outcome", retries_allowed=True, max_attempts=10)
     async def _record(self, outcome: dict[str, Any]) -> None:
@@ -425,7 +468,18 @@ def launch(settings: EnactSettings, *, app_name: str = "rapp") -> None:
     )
     DBOS.launch()
     # 50 ms polling: at the 1 s default a queued enactment waits up to a second to start.
-    DBOS.register_queue(QUEUE, partition_concurrency=1, polling_interval_sec=0.05)
+    # The limits are DBOS's, kept in its database: they hold across every replica.
+    limiter = None
+    if settings.rate_per_s:
+        burst = math.ceil(settings.rate_per_s)
+        limiter = {"limit": burst, "period": burst / settings.rate_per_s}
+    DBOS.register_queue(
+        QUEUE,
+        partition_concurrency=1,
+        global_concurrency=settings.concurrency,
+        limiter=limiter,
+        polling_interval_sec=0.05,
+    )
 
 
 def shutdown() -> None:

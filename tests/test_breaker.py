@@ -1,0 +1,73 @@
+"""The circuit breaker's states, on a clock the test moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from rapp.enact.breaker import BreakerState, CircuitBreaker, PeerUnavailable
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def transient(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectionError)
+
+
+def call(breaker: CircuitBreaker, exc: BaseException | None = None) -> None:
+    with breaker.guard(transient):
+        if exc is not None:
+            raise exc
+
+
+def test_it_opens_after_the_threshold_of_transient_failures_in_a_row() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("A1-PMS", threshold=3, cooldown_s=30, clock=clock)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            call(breaker, ConnectionError())
+    call(breaker)  # a success resets the count
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            call(breaker, ConnectionError())
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.opened == 1
+    clock.now = 10
+    with pytest.raises(PeerUnavailable, match="next try in 20 s"):
+        call(breaker)
+
+
+def test_a_refusal_is_an_answer_and_does_not_count() -> None:
+    breaker = CircuitBreaker("Nephio", threshold=1, clock=Clock())
+    with pytest.raises(ValueError, match="no"):
+        call(breaker, ValueError("no"))
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_after_the_cooldown_one_probe_goes_through_and_decides() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("A1-PMS", threshold=1, cooldown_s=5, clock=clock)
+    with pytest.raises(ConnectionError):
+        call(breaker, ConnectionError())
+    clock.now = 5
+    assert breaker.state is BreakerState.HALF_OPEN
+    breaker.allow()  # the probe
+    with pytest.raises(PeerUnavailable):
+        breaker.allow()  # only one at a time
+    breaker.failed()  # the probe failed: open again, for a full cooldown
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.opened == 2
+    clock.now = 10
+    call(breaker)  # the next probe succeeds
+    assert breaker.state is BreakerState.CLOSED
+    call(breaker)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        CircuitBreaker("x", threshold=0)
