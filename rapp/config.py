@@ -352,6 +352,24 @@ class PlannerSettings(BaseModel):
         return self
 
 
+class RolloutSettings(BaseModel):
+    """Gradual rollout of a ROP's many scaling decisions: a canary first (see rapp/rollout.py)."""
+
+    enabled: bool = False
+    min_wave: int = Field(default=4, ge=2)
+    """Scaling decisions allowed in one ROP from which a canary is taken; fewer all go at once."""
+    canary_fraction: float = Field(default=0.25, gt=0, lt=1)
+    canary_rops: int = Field(default=4, ge=1)
+    """ROPs the canary runs before it is judged and the rest released or dropped."""
+    kpis: dict[str, Literal["higher", "lower"]] = Field(
+        default_factory=lambda: {"thp_dl": "higher"}
+    )
+    """KPIs compared between the canary's cells and the held decisions' cells, each with the
+    direction that is better."""
+    tolerance: float = Field(default=0.1, ge=0)
+    """How much worse (relative) the canary may do than the control before it is rolled back."""
+
+
 class HealingSettings(BaseModel):
     """When incidents (sleeping cells, faults) become heal decisions, and for which NF."""
 
@@ -444,6 +462,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     healing: HealingSettings = Field(default_factory=HealingSettings)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     enact: EnactSettings = Field(default_factory=EnactSettings)

@@ -40,6 +40,7 @@ from rapp.policy.engine import Judge, rfc3339
 from rapp.policy.gate import PolicyGate
 from rapp.policy.loader import PolicySet
 from rapp.policy.obligations import apply_obligations
+from rapp.rollout import Rollout, Wave, rollback_of
 from rapp.state import CellState
 from rapp.store import Journal
 
@@ -109,6 +110,18 @@ class Decider:
             a1=settings.a1, nephio=settings.nephio, enact=settings.enact, journal=journal
         )
         self.mode = settings.enact.mode
+        r = settings.rollout
+        self.rollout = (
+            Rollout(
+                min_wave=r.min_wave,
+                canary_fraction=r.canary_fraction,
+                canary_rops=r.canary_rops,
+                kpis=r.kpis,
+                tolerance=r.tolerance,
+            )
+            if r.enabled
+            else None
+        )
         self.capacity: dict[str, str] = {}
         self._in_flight: dict[str, Decision] = {}
 
@@ -119,6 +132,7 @@ class Decider:
     async def decide(self, state: CellState, rop: pd.Timestamp) -> list[Decision]:
         """Heal and plan, gate, journal and start enacting, for the ROP ending at ``rop``."""
         await self._settle()
+        await self._advance_rollout(state, rop)
         if self.mode == "shadow":
             await self.read_capacity()  # what really runs the network may have moved it
         decisions = await self._heal(state, rop)
@@ -175,11 +189,59 @@ class Decider:
                 "allow" if verdict.allow else "deny",
                 "; ".join(verdict.reasons),
             )
-            if verdict.allow:
-                await self._enact(decision)
-            elif decision.action is Action.HEAL and self.healer is not None:
+            if decision.action is Action.HEAL and self.healer is not None and not verdict.allow:
                 self.healer.forget(decision)
+        allowed = [d for d, v in zip(decisions, verdicts, strict=True) if v.allow]
+        now = {d.id for d in (self.rollout.split(allowed, rop) if self.rollout else allowed)}
+        for decision in allowed:
+            await (self._enact(decision) if decision.id in now else self._hold(decision))
         return decisions
+
+    async def _hold(self, decision: Decision) -> None:
+        """Keep an allowed decision back until its wave's canary is judged; the planner sees
+        the intended capacity meanwhile, so it does not decide the same change again."""
+        self.capacity[decision.target] = decision.capacity_to
+        outcome = Outcome(decision.id, OutcomeState.HELD, detail="held for the canary of its ROP")
+        await asyncio.to_thread(self.journal.record_outcome, outcome)
+
+    async def _advance_rollout(self, state: CellState, rop: pd.Timestamp) -> None:
+        """Judge the canaries due: release their held decisions, or roll them back."""
+        if self.rollout is None:
+            return
+        for wave in self.rollout.due(rop, pd.Timedelta(seconds=state.granularity_s)):
+            judged = self.rollout.judge(wave, state, rop)
+            log.info(
+                "canary of %s: worse=%s (%s)", wave.rop.isoformat(), judged.worse, judged.reason
+            )
+            if judged.worse is False:
+                for d in wave.held:
+                    detail = f"released: the canary did not do worse ({judged.reason})"
+                    await asyncio.to_thread(
+                        self.journal.record_outcome,
+                        Outcome(d.id, OutcomeState.PENDING, detail=detail),
+                    )
+                    await self._enact(d)
+                continue
+            why = "rolled back: the canary did worse" if judged.worse else "canary not judged"
+            for d in wave.held:
+                outcome = Outcome(d.id, OutcomeState.DENIED, detail=f"{why} ({judged.reason})")
+                await asyncio.to_thread(self.journal.record_outcome, outcome)
+                self.capacity[d.target] = await asyncio.to_thread(
+                    self.enactor.capacity, d.target, d.capacity_from
+                )
+            if judged.worse:
+                await self._roll_back(wave, rop, judged.reason)
+
+    async def _roll_back(self, wave: Wave, rop: pd.Timestamp, reason: str) -> None:
+        """Undo the canary's enacted changes, each by the opposite step, through the saga."""
+        outcomes = await asyncio.to_thread(self.journal.outcomes, [d.id for d in wave.canary])
+        for d in wave.canary:
+            if outcomes.get(d.id) is None or outcomes[d.id].state is not OutcomeState.ENACTED:
+                continue
+            undo = rollback_of(d, rop, reason)
+            verdict = Verdict(undo.id, True, (f"rollback of canary {d.id}: {reason}",), "rollout")
+            await asyncio.to_thread(self._journal, [undo], [verdict], [])
+            await self._enact(undo)
 
     async def judge(
         self, decisions: list[Decision], now: datetime
@@ -347,7 +409,15 @@ class Decider:
 
     async def _resume(self) -> None:
         """Re-queue decisions journalled as pending whose workflow may never have started
-        (a crash between the journal and the queue); the decision id makes it idempotent."""
+        (a crash between the journal and the queue); the decision id makes it idempotent.
+        Decisions held for a canary are dropped: their wave was not kept across the restart."""
+        held = await asyncio.to_thread(
+            self.journal.decisions, limit=10_000, states=[OutcomeState.HELD]
+        )
+        for row in held:
+            why = "held for a canary when the rApp stopped; decided again from the packages"
+            outcome = Outcome(row["id"], OutcomeState.DENIED, detail=why)
+            await asyncio.to_thread(self.journal.record_outcome, outcome)
         pending = await asyncio.to_thread(
             self.journal.decisions, limit=10_000, states=[OutcomeState.PENDING]
         )

@@ -340,6 +340,8 @@ class OutcomeState(StrEnum):
     """Failed and could not be fully undone: needs an operator."""
     DENIED = "denied"
     """Never enacted: the policy set said no."""
+    HELD = "held"
+    """Allowed, and held back while a canary of its ROP shows how such changes do."""
     DRY_RUN = "dry-run"
     """Rehearsed against the live peers (reads and checks only); nothing was changed."""
     SHADOW = "shadow"

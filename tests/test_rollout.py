@@ -1,0 +1,205 @@
+"""Gradual rollout: which decisions go first, when the canary is judged, and what follows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rapp.domain import Action, Decision, OutcomeState
+from rapp.rollout import Rollout, Wave, rollback_of
+from rapp.state import CellState
+from rapp.telemetry.kpi import THP_DL
+
+GRAN = pd.Timedelta(minutes=15)
+T0 = pd.Timestamp("2026-11-24T08:00Z")
+
+
+def decision(i: int, rop: pd.Timestamp = T0, action: Action = Action.SCALE_OUT) -> Decision:
+    frm, to = ("5G", "10G") if action is Action.SCALE_OUT else ("", "")
+    return Decision.new(action, f"upf-{i:02d}", [f"cell-{i:02d}"], rop.to_pydatetime(), frm, to)
+
+
+def history(
+    canary: list[str], control: list[str], *, canary_after: float, control_after: float = 1.0
+) -> tuple[CellState, pd.Timestamp]:
+    """Throughput 100 for every cell over 4 ROPs up to T0, then the given multiples of it for
+    4 ROPs (a few cells missing some ROPs, as in life)."""
+    state = CellState([THP_DL], granularity_s=900, retention=16)
+    cells = canary + control
+    for n in range(-3, 5):
+        rop = T0 + n * GRAN
+        scale = np.array(
+            [1.0 if n <= 0 else (canary_after if c in canary else control_after) for c in cells]
+        )
+        idx = pd.MultiIndex.from_arrays([cells, [rop] * len(cells)], names=["cell", "period_end"])
+        frame = pd.DataFrame({THP_DL: 100.0 * scale}, index=idx)
+        state.ingest(frame.drop(index=(cells[-1], rop)) if n == 2 else frame)
+    return state, T0 + 4 * GRAN
+
+
+def test_a_wave_sends_a_canary_and_holds_the_rest_and_heals_are_never_held() -> None:
+    rollout = Rollout(min_wave=4, canary_fraction=0.25)
+    scaling = [decision(i) for i in range(8)]
+    heal = decision(99, action=Action.HEAL)
+    now = rollout.split([*scaling, heal], T0)
+    assert heal in now
+    canary = [d for d in now if d.action.scales]
+    assert len(canary) == 2
+    [wave] = rollout.waves_
+    assert [d.id for d in wave.canary] == [d.id for d in canary]
+    assert {d.id for d in wave.held} == {d.id for d in scaling} - {d.id for d in canary}
+    # The same ROP replayed picks the same canary.
+    assert Rollout(min_wave=4, canary_fraction=0.25).split(scaling, T0) == canary
+
+
+def test_a_small_wave_goes_out_whole() -> None:
+    rollout = Rollout(min_wave=4)
+    small = [decision(i) for i in range(3)]
+    assert rollout.split(small, T0) == small
+    assert rollout.waves_ == []
+
+
+def test_a_wave_is_due_after_its_canary_rops() -> None:
+    rollout = Rollout(min_wave=2, canary_rops=4)
+    rollout.split([decision(i) for i in range(4)], T0)
+    assert rollout.due(T0 + 3 * GRAN, GRAN) == []
+    [wave] = rollout.due(T0 + 4 * GRAN, GRAN)
+    assert wave.rop == T0
+    assert rollout.waves_ == []  # handed over once
+
+
+@pytest.fixture
+def wave() -> Wave:
+    canary = (decision(0), decision(1))
+    held = tuple(decision(i) for i in range(2, 8))
+    return Wave(T0, canary, held)
+
+
+def cells(decisions: tuple[Decision, ...]) -> list[str]:
+    return [str(d.cells[0]) for d in decisions]
+
+
+def test_a_canary_that_keeps_pace_with_the_control_passes(wave: Wave) -> None:
+    # Traffic falls 20% everywhere (the evening): not the canary's fault.
+    state, now = history(cells(wave.canary), cells(wave.held), canary_after=0.8, control_after=0.8)
+    judged = Rollout(canary_rops=4).judge(wave, state, now)
+    assert judged.worse is False
+    assert judged.reason == "thp_dl x0.800 on the canary, x0.800 on the control"
+
+
+def test_a_canary_that_does_worse_than_the_control_fails(wave: Wave) -> None:
+    state, now = history(cells(wave.canary), cells(wave.held), canary_after=0.7)
+    judged = Rollout(canary_rops=4, tolerance=0.1).judge(wave, state, now)
+    assert judged.worse is True
+    # Within the tolerance it would have passed.
+    assert Rollout(canary_rops=4, tolerance=0.35).judge(wave, state, now).worse is False
+
+
+def test_lower_is_better_kpis_are_judged_the_other_way(wave: Wave) -> None:
+    state, now = history(cells(wave.canary), cells(wave.held), canary_after=1.5)
+    rollout = Rollout(canary_rops=4, kpis={THP_DL: "lower"})
+    assert rollout.judge(wave, state, now).worse is True
+
+
+def test_a_canary_without_history_is_not_judged(wave: Wave) -> None:
+    state, now = history(["elsewhere"], ["also-elsewhere"], canary_after=1.0)
+    assert Rollout(canary_rops=4).judge(wave, state, now).worse is None
+    state, now = history(cells(wave.canary), cells(wave.held), canary_after=1.0)
+    judged = Rollout(canary_rops=4, kpis={"energy_kwh": "lower"}).judge(wave, state, now)
+    assert judged.worse is None
+    assert "energy_kwh" in judged.reason
+
+
+def test_a_rollback_is_the_opposite_step_under_its_own_id() -> None:
+    d = decision(3)
+    undo = rollback_of(d, T0 + 4 * GRAN, "thp_dl worse")
+    assert (undo.action, undo.capacity_from, undo.capacity_to) == (Action.SCALE_IN, "10G", "5G")
+    assert undo.id == "r" + d.id[1:]
+    assert undo.evidence == {"rollback_of": d.id, "reason": "thp_dl worse"}
+    assert (undo.target, undo.cells) == (d.target, d.cells)
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="canary_fraction"):
+        Rollout(canary_fraction=1.0)
+
+
+# -- the Decider carrying a wave through ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def decider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from rapp.alarms import AlarmBook
+    from rapp.config import Settings
+    from rapp.decide import Decider
+    from rapp.metrics import LoopMetrics
+    from rapp.store import Journal
+
+    d: Path = tmp_path_factory.mktemp("rollout")
+    settings = Settings(
+        store={"url": f"sqlite:///{d}/journal.sqlite"},
+        nephio={"remote": str(d / "deploy.git"), "workdir": str(d / "work")},
+        enact={"system_database_url": f"sqlite:///{d}/dbos.sqlite"},
+        rollout={"enabled": True, "min_wave": 4, "canary_fraction": 0.25, "canary_rops": 4},
+    )
+    journal = Journal(settings.store.url)
+    yield Decider(settings, journal=journal, metrics=LoopMetrics(), alarms=AlarmBook())
+    journal.close()
+
+
+async def carry(decider, monkeypatch, canary_after: float) -> tuple[list[Decision], Wave]:
+    """A wave of 8 journalled decisions through split, hold and the judgement 4 ROPs later;
+    enactment is recorded, not run (the saga has its own tests)."""
+    from rapp.domain import Outcome, Verdict
+
+    started: list[Decision] = []
+
+    async def enact(d: Decision) -> None:
+        started.append(d)
+
+    monkeypatch.setattr(decider, "_enact", enact)
+    monkeypatch.setattr(decider.enactor, "capacity", lambda target, fallback: fallback)
+    rop = T0 + pd.Timedelta(days=len(decider.journal.decisions(limit=1000)))  # fresh ids
+    wave = [decision(i, rop) for i in range(8)]
+    decider._journal(wave, [Verdict(d.id, True, ("ok",), "test") for d in wave], [])
+    now = {d.id for d in decider.rollout.split(wave, rop)}
+    for d in wave:
+        if d.id in now:  # the canary, enacted
+            decider.journal.record_outcome(Outcome(d.id, OutcomeState.ENACTED, detail="test"))
+        else:
+            await decider._hold(d)
+    [pending] = decider.rollout.waves_
+    held = [d for d in wave if d.id not in now]
+    assert {decider.journal.outcome(d.id).state for d in held} == {OutcomeState.HELD}
+    assert all(decider.capacity[d.target] == "10G" for d in held)
+    # Judged against a history around T0 (the wave was cut on a later day, for fresh ids).
+    decider.rollout.waves_ = [Wave(T0, pending.canary, pending.held)]
+    state, _ = history(cells(pending.canary), cells(pending.held), canary_after=canary_after)
+    await decider._advance_rollout(state, T0 + 4 * GRAN)
+    return started, pending
+
+
+async def test_the_decider_releases_the_held_decisions_after_a_good_canary(
+    decider, monkeypatch
+) -> None:
+    started, wave = await carry(decider, monkeypatch, canary_after=1.0)
+    assert {d.id for d in started} == {d.id for d in wave.held}
+    detail = decider.journal.outcome(wave.held[0].id).detail
+    assert detail.startswith("released: the canary did not do worse")
+
+
+async def test_the_decider_rolls_a_bad_canary_back_and_drops_the_rest(decider, monkeypatch) -> None:
+    started, wave = await carry(decider, monkeypatch, canary_after=0.5)
+    assert {d.evidence["rollback_of"] for d in started} == {d.id for d in wave.canary}
+    assert all(d.capacity_to == "5G" for d in started)
+    for d in wave.held:
+        outcome = decider.journal.outcome(d.id)
+        assert outcome.state is OutcomeState.DENIED
+        assert outcome.detail.startswith("rolled back: the canary did worse (thp_dl x0.500")
+        assert decider.capacity[d.target] == "5G"
+    undo = started[0]
+    assert decider.journal.outcome(undo.id) is not None  # journalled before it is enacted
