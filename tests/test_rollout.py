@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from rapp.domain import Action, Decision, OutcomeState
+from rapp.domain import Action, Decision
 from rapp.rollout import Rollout, Wave, rollback_of
 from rapp.state import CellState
 from rapp.telemetry.kpi import THP_DL
@@ -126,80 +123,3 @@ def test_a_rollback_is_the_opposite_step_under_its_own_id() -> None:
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="canary_fraction"):
         Rollout(canary_fraction=1.0)
-
-
-# -- the Decider carrying a wave through ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def decider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from rapp.alarms import AlarmBook
-    from rapp.config import Settings
-    from rapp.decide import Decider
-    from rapp.metrics import LoopMetrics
-    from rapp.store import Journal
-
-    d: Path = tmp_path_factory.mktemp("rollout")
-    settings = Settings(
-        store={"url": f"sqlite:///{d}/journal.sqlite"},
-        nephio={"remote": str(d / "deploy.git"), "workdir": str(d / "work")},
-        enact={"system_database_url": f"sqlite:///{d}/dbos.sqlite"},
-        rollout={"enabled": True, "min_wave": 4, "canary_fraction": 0.25, "canary_rops": 4},
-    )
-    journal = Journal(settings.store.url)
-    yield Decider(settings, journal=journal, metrics=LoopMetrics(), alarms=AlarmBook())
-    journal.close()
-
-
-async def carry(decider, monkeypatch, canary_after: float) -> tuple[list[Decision], Wave]:
-    """A wave of 8 journalled decisions through split, hold and the judgement 4 ROPs later;
-    enactment is recorded, not run (the saga has its own tests)."""
-    from rapp.domain import Outcome, Verdict
-
-    started: list[Decision] = []
-
-    async def enact(d: Decision) -> None:
-        started.append(d)
-
-    monkeypatch.setattr(decider, "_enact", enact)
-    monkeypatch.setattr(decider.enactor, "capacity", lambda target, fallback: fallback)
-    rop = T0 + pd.Timedelta(days=len(decider.journal.decisions(limit=1000)))  # fresh ids
-    wave = [decision(i, rop) for i in range(8)]
-    decider._journal(wave, [Verdict(d.id, True, ("ok",), "test") for d in wave], [])
-    now = {d.id for d in decider.rollout.split(wave, rop)}
-    for d in wave:
-        if d.id in now:  # the canary, enacted
-            decider.journal.record_outcome(Outcome(d.id, OutcomeState.ENACTED, detail="test"))
-        else:
-            await decider._hold(d)
-    [pending] = decider.rollout.waves_
-    held = [d for d in wave if d.id not in now]
-    assert {decider.journal.outcome(d.id).state for d in held} == {OutcomeState.HELD}
-    assert all(decider.capacity[d.target] == "10G" for d in held)
-    # Judged against a history around T0 (the wave was cut on a later day, for fresh ids).
-    decider.rollout.waves_ = [Wave(T0, pending.canary, pending.held)]
-    state, _ = history(cells(pending.canary), cells(pending.held), canary_after=canary_after)
-    await decider._advance_rollout(state, T0 + 4 * GRAN)
-    return started, pending
-
-
-async def test_the_decider_releases_the_held_decisions_after_a_good_canary(
-    decider, monkeypatch
-) -> None:
-    started, wave = await carry(decider, monkeypatch, canary_after=1.0)
-    assert {d.id for d in started} == {d.id for d in wave.held}
-    detail = decider.journal.outcome(wave.held[0].id).detail
-    assert detail.startswith("released: the canary did not do worse")
-
-
-async def test_the_decider_rolls_a_bad_canary_back_and_drops_the_rest(decider, monkeypatch) -> None:
-    started, wave = await carry(decider, monkeypatch, canary_after=0.5)
-    assert {d.evidence["rollback_of"] for d in started} == {d.id for d in wave.canary}
-    assert all(d.capacity_to == "5G" for d in started)
-    for d in wave.held:
-        outcome = decider.journal.outcome(d.id)
-        assert outcome.state is OutcomeState.DENIED
-        assert outcome.detail.startswith("rolled back: the canary did worse (thp_dl x0.500")
-        assert decider.capacity[d.target] == "5G"
-    undo = started[0]
-    assert decider.journal.outcome(undo.id) is not None  # journalled before it is enacted

@@ -17,17 +17,20 @@ import pytest
 
 from rapp.anomalies import AnomalyWatch
 from rapp.config import Settings
-from rapp.domain import Action, PmBatch
+from rapp.decide import Decider
+from rapp.domain import Action, Decision, Outcome, OutcomeState, PmBatch, Verdict
 from rapp.ml import Detector, Panel
 from rapp.ml.forecasting import state_panel
 from rapp.ml.live import LiveModel
 from rapp.ml.naive import SeasonalNaiveForecaster
 from rapp.ml.registry import Registry
+from rapp.rollout import Rollout, Wave
 from rapp.runtime import Runtime
 from rapp.telemetry import decode_ranpm
 from rapp.telemetry.kafka import SourceBatch
 from simulators.o1 import wire
 from simulators.o1.dataset import simulate
+from tests.test_rollout import GRAN, T0, cells, decision, history
 
 END = pd.Timestamp("2026-03-02T10:00Z")
 
@@ -453,3 +456,66 @@ async def test_in_shadow_mode_a_decision_is_journalled_and_nothing_is_started(
     assert (outcome.state, outcome.detail) == (OutcomeState.SHADOW, "shadow mode: not enacted")
     assert target not in decider.capacity  # believed from the packages, not from the decision
     assert d.id not in decider._in_flight
+
+
+# -- gradual rollout: the Decider carrying a wave through ------------------------------------
+
+
+async def carry(
+    decider: Decider, monkeypatch: pytest.MonkeyPatch, canary_after: float
+) -> tuple[list[Decision], Wave]:
+    """A wave of 8 journalled decisions through split, hold and the judgement 4 ROPs later;
+    enactment is recorded, not run (the saga has its own tests)."""
+    monkeypatch.setattr(decider, "rollout", Rollout(min_wave=4, canary_rops=4))
+
+    started: list[Decision] = []
+
+    async def enact(d: Decision) -> None:
+        started.append(d)
+
+    monkeypatch.setattr(decider, "_enact", enact)
+    monkeypatch.setattr(decider.enactor, "capacity", lambda target, fallback: fallback)
+    rop = T0 + pd.Timedelta(days=len(decider.journal.decisions(limit=1000)))  # fresh ids
+    wave = [decision(i, rop) for i in range(8)]
+    decider._journal(wave, [Verdict(d.id, True, ("ok",), "test") for d in wave], [])
+    now = {d.id for d in decider.rollout.split(wave, rop)}
+    for d in wave:
+        if d.id in now:  # the canary, enacted
+            decider.journal.record_outcome(Outcome(d.id, OutcomeState.ENACTED, detail="test"))
+        else:
+            await decider._hold(d)
+    [pending] = decider.rollout.waves_
+    held = [d for d in wave if d.id not in now]
+    assert {decider.journal.outcome(d.id).state for d in held} == {OutcomeState.HELD}
+    assert all(decider.capacity[d.target] == "10G" for d in held)
+    # Judged against a history around T0 (the wave was cut on a later day, for fresh ids).
+    decider.rollout.waves_ = [Wave(T0, pending.canary, pending.held)]
+    state, _ = history(cells(pending.canary), cells(pending.held), canary_after=canary_after)
+    await decider._advance_rollout(state, T0 + 4 * GRAN)
+    return started, pending
+
+
+async def test_the_decider_releases_the_held_decisions_after_a_good_canary(
+    fresh: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decider = fresh.decider
+    started, wave = await carry(decider, monkeypatch, canary_after=1.0)
+    assert {d.id for d in started} == {d.id for d in wave.held}
+    detail = decider.journal.outcome(wave.held[0].id).detail
+    assert detail.startswith("released: the canary did not do worse")
+
+
+async def test_the_decider_rolls_a_bad_canary_back_and_drops_the_rest(
+    fresh: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decider = fresh.decider
+    started, wave = await carry(decider, monkeypatch, canary_after=0.5)
+    assert {d.evidence["rollback_of"] for d in started} == {d.id for d in wave.canary}
+    assert all(d.capacity_to == "5G" for d in started)
+    for d in wave.held:
+        outcome = decider.journal.outcome(d.id)
+        assert outcome.state is OutcomeState.DENIED
+        assert outcome.detail.startswith("rolled back: the canary did worse (thp_dl x0.500")
+        assert decider.capacity[d.target] == "5G"
+    undo = started[0]
+    assert decider.journal.outcome(undo.id) is not None  # journalled before it is enacted
