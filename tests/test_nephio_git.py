@@ -409,3 +409,99 @@ def test_unchanged_publish_can_return_the_latest_revision(remote: Path, repo_fac
     assert repo.find_revision(PKG, "d-again") is None
     with pytest.raises(ValueError, match="if_unchanged"):
         repo.publish(PKG, "d-x", scale("20G"), if_unchanged="ignore")  # type: ignore[arg-type]
+
+
+# -- group commit: publishes waiting together go out in one push ------------------------------
+
+SITES = [f"edge{i:02d}/free5gc-upf" for i in range(3, 13)]
+
+
+def hold_pushes(remote: Path, release: Path, log: Path) -> None:
+    """Every push is logged (one line per pushed ref); the first waits for ``release``."""
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"while [ ! -e '{release}' ]; do sleep 0.05; done\n"
+        f"cat >> '{log}'\necho --- >> '{log}'\n"
+    )
+    hook.chmod(0o755)
+
+
+def publish_all(
+    writer: GitPackageRepo, jobs: dict[str, Callable]
+) -> tuple[dict[str, object], list[threading.Thread]]:
+    """Publish each package's edit from its own thread (started, not joined); the dict fills
+    with each one's revision or error."""
+    out: dict[str, object] = {}
+
+    def one(package: str) -> None:
+        try:
+            out[package] = writer.publish(package, f"ws-{package.split('/')[0]}", jobs[package])
+        except Exception as exc:
+            out[package] = exc
+
+    threads = [threading.Thread(target=one, args=(p,)) for p in jobs]
+    for t in threads:
+        t.start()
+    return out, threads
+
+
+def test_publishes_waiting_together_share_one_push(tmp_path: Path) -> None:
+    remote = tmp_path / "deploy.git"
+    seed_repository(remote, SITES)
+    release, log = tmp_path / "release", tmp_path / "pushes"
+    hold_pushes(remote, release, log)
+    writer = GitPackageRepo(str(remote), tmp_path / "clone")
+    out, threads = publish_all(writer, {p: scale("10G") for p in SITES})
+    # The first push waits in the hook until every other publish is waiting for the writer.
+    while len(writer._waiting) < len(SITES) - 1:
+        threading.Event().wait(0.02)
+    release.touch()
+    for t in threads:
+        t.join()
+    assert all(isinstance(r, PackageRevision) for r in out.values()), out
+    pushes = log.read_text().split("---\n")[:-1]
+    assert len(pushes) == 2  # the first publish alone, then the nine waiting behind it
+    history = git(remote, "rev-list", "--first-parent", "main").splitlines()
+    assert len(history) == len(set(history)) == len(SITES) + len(SITES)  # seeds, revisions
+    for package, revision in out.items():
+        assert revision.tag == f"{package}/v2"
+        assert tags(remote)[revision.tag] == revision.commit
+        message = git(remote, "log", "-1", "--format=%B", revision.commit)
+        assert message.startswith(f"Approving package revision {package}/2\n")
+        assert f'"workspaceName":"ws-{package.split("/")[0]}"' in message
+        # Each revision's commit changes its own package only.
+        changed = git(remote, "diff", "--name-only", f"{revision.commit}^", revision.commit)
+        assert {path.rsplit("/", 1)[0] for path in changed.split()} == {package}
+        assert read_capacity(writer.read(package)) == Capacity("10G", "10G")
+
+
+def test_in_a_group_a_refused_edit_or_a_refused_tag_fails_alone(tmp_path: Path) -> None:
+    remote = tmp_path / "deploy.git"
+    seed_repository(remote, SITES[:4])
+    bad_edit, bad_tag = SITES[1], SITES[2]
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"grep -q 'refs/tags/{bad_tag}/' && {{ echo 'tag refused by policy' >&2; exit 1; }}\n"
+        "exit 0\n"
+    )
+    hook.chmod(0o755)
+
+    def refuse(files: dict[str, str]) -> dict[str, str]:
+        raise PackageError("not this one")
+
+    writer = GitPackageRepo(str(remote), tmp_path / "clone")
+    jobs = {p: scale("20G") for p in SITES[:4]} | {bad_edit: refuse}
+    out, threads = publish_all(writer, jobs)
+    for t in threads:
+        t.join()
+    assert isinstance(out[bad_edit], PackageError)
+    assert isinstance(out[bad_tag], PublishError)
+    assert "hook declined" in str(out[bad_tag])
+    assert not out[bad_tag].transient
+    for package in (SITES[0], SITES[3]):
+        assert out[package].tag == f"{package}/v2"
+        assert read_capacity(writer.read(package)) == Capacity("20G", "20G")
+    assert f"{bad_tag}/v2" not in tags(remote)
+    assert f"{bad_edit}/v2" not in tags(remote)

@@ -6,8 +6,10 @@ at its next sync. The workspace name is the idempotency key: a retried or crash-
 enactment finds its revision and writes nothing. Main and the tag go out in one atomic, non-force
 push, so a lost race leaves no stray tag and is redone on the new tip.
 
-The local clone is bare and only ever holds fetched refs: commits are built with a temporary
-index and pushed by id, so a crash at any point leaves nothing local to clean up.
+The local clone is bare and only ever holds fetched refs: commits are written by one
+``git fast-import`` under a scratch ref and pushed by id, so a crash at any point leaves
+nothing local that matters. Publishes from several threads are grouped into one fetch and one
+atomic push (a group commit): the writer's cost is per push, not per revision.
 
 Git runs with the user's and system's config and credentials (helpers, ``insteadOf``, ssh
 keys), never with a terminal to prompt on; remotes are redacted (:func:`redact_url`) in every
@@ -25,10 +27,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn
 
+from rapp.enact._fastimport import CommitSpec, stream
+from rapp.enact._fastimport import marks as fast_import_marks
 from rapp.enact._git import git_env, is_transient, run
 from rapp.enact.packages import KPTFILE, PackageError
 from rapp.redact import redact_url
@@ -37,7 +41,6 @@ __all__ = ["GitPackageRepo", "PackageRevision", "PublishError", "redact_url"]
 
 _INT_TAG = re.compile(r"^v(\d+)$")
 _PACKAGE = re.compile(r"^(?!.*(?:^|/)\.)[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
-_NULL_SHA = "0" * 40
 _PERMANENT = ("hook declined", "denied", "protected")
 
 
@@ -62,6 +65,9 @@ class PackageRevision:
     tag: str
     commit: str
     workspace: str
+    files: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+    """The package's files in this revision, when the call that returned it had them at hand
+    (a publish that just wrote them); None otherwise."""
 
 
 _Entry = tuple[str, str]
@@ -87,7 +93,10 @@ class GitPackageRepo:
         self.branch = branch
         self.push_attempts = max(1, push_attempts)
         self._timeout = timeout_s
+        self.batch_max = 64
         self._lock = threading.Lock()
+        self._waiting_lock = threading.Lock()
+        self._waiting: list[_Request] = []
         self._ready = False
         self._env = git_env(author_name, author_email, os.environ)
 
@@ -147,49 +156,116 @@ class GitPackageRepo:
         When ``mutate`` changes nothing (the package already holds what was wanted) this raises
         PackageError("no change"), or with ``if_unchanged="latest"`` writes nothing and returns
         the latest published revision (PackageError if there is none).
+
+        Publishes from several threads are grouped: whoever holds the writer publishes every
+        request waiting at that moment (one package each) in one fetch, one fast-import and
+        one atomic push, each revision its own approval commit and tag, as Porch lays them out.
         """
         _check_package(package)
         if not workspace or any(line.startswith("kpt:") for line in message.splitlines()):
             raise ValueError("workspace must be non-empty and message must not carry kpt: lines")
         if if_unchanged not in ("raise", "latest"):
             raise ValueError(f"if_unchanged must be 'raise' or 'latest', not {if_unchanged!r}")
-        with self._lock:
+        request = _Request(package, workspace, mutate, message, if_unchanged)
+        with self._waiting_lock:
+            self._waiting.append(request)
+        while not request.done:  # a round takes one request per package: ours may wait one
+            with self._lock:
+                if not request.done:
+                    self._publish_all(self._take())
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None  # done without an error means a result
+        return request.result
+
+    def _take(self) -> list[_Request]:
+        """The waiting requests to publish together: one per package (a second edit of a
+        package must see the first), the rest left for the next round."""
+        with self._waiting_lock:
+            batch: dict[str, _Request] = {}
+            for r in self._waiting:
+                if r.package not in batch and len(batch) < self.batch_max:
+                    batch[r.package] = r
+            self._waiting = [r for r in self._waiting if batch.get(r.package) is not r]
+        return list(batch.values())
+
+    def _publish_all(self, batch: list[_Request]) -> None:
+        """Publish ``batch``; every request ends with a result or an error."""
+        todo = batch
+        try:
             for attempt in range(self.push_attempts):
-                tip = self._sync()
-                if found := self._find(package, workspace):
-                    return found
-                entries = self._entries(tip, package) if tip else {}
-                before = self._files(entries)
-                after = mutate(dict(before))
-                _check_mutation(before, after)
-                revisions = self._revisions(package)
-                if dict(after) == dict(before):
-                    latest = max(revisions, key=lambda r: r.revision, default=None)
-                    if if_unchanged == "raise" or latest is None:
-                        raise PackageError(f"no change to {package}")
-                    return latest
-                n = 1 + max((r.revision for r in revisions), default=0)
-                tree = self._tree(tip, package, entries, before, after)
-                text = _approval_message(package, workspace, n, message).encode()
-                parents = ["-p", tip] if tip else []
-                commit = self._git(
-                    "commit-tree", "--no-gpg-sign", tree, *parents, "-F", "-", stdin=text
-                )
-                commit = commit.stdout.decode().strip()
-                tag = f"{package}/v{n}"
-                if self._push(commit, tag):  # the next call fetches it back; no local refs
-                    return PackageRevision(package, n, tag, commit, workspace)
+                todo = self._attempt(todo)
+                if not todo:
+                    return
                 time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
-        raise PublishError(
-            f"push of {package} ({workspace}) to {redact_url(self.remote)} rejected "
-            f"{self.push_attempts} times: the branch keeps moving",
-            transient=True,
-        )
+        except PublishError as exc:
+            if len(todo) > 1 and not exc.transient:
+                for r in todo:  # find which one the remote refuses: the others go through
+                    self._publish_all([r])
+                return
+            for r in todo:
+                r.fail(exc)
+            return
+        except Exception as exc:  # a git failure outside any one request: all of them fail
+            for r in todo:
+                r.fail(exc)
+            return
+        for r in todo:
+            r.fail(
+                PublishError(
+                    f"push of {r.package} ({r.workspace}) to {redact_url(self.remote)} "
+                    f"rejected {self.push_attempts} times: the branch keeps moving",
+                    transient=True,
+                )
+            )
+
+    def _attempt(self, todo: list[_Request]) -> list[_Request]:
+        """One fetch-commit-push round; the requests to try again (the remote moved)."""
+        tip = self._sync()
+        tags = self._tag_records()
+        entries = self._entries_of(tip, [r.package for r in todo]) if tip else {}
+        files = self._files_of(entries)
+        planned: list[tuple[_Request, int, CommitSpec]] = []
+        for r in todo:
+            try:
+                revisions = self._revisions(r.package, tags)
+                found = min(
+                    (rev for rev in revisions if rev.workspace == r.workspace),
+                    key=lambda rev: rev.revision,
+                    default=None,
+                )
+                if found is not None:
+                    r.finish(found)
+                    continue
+                before = files.get(r.package, {})
+                after = r.mutate(dict(before))
+                _check_mutation(before, after)
+                if dict(after) == dict(before):
+                    latest = max(revisions, key=lambda rev: rev.revision, default=None)
+                    if r.if_unchanged == "raise" or latest is None:
+                        raise PackageError(f"no change to {r.package}")
+                    r.finish(latest)
+                    continue
+                n = 1 + max((rev.revision for rev in revisions), default=0)
+                text = _approval_message(r.package, r.workspace, n, r.message)
+                spec = CommitSpec(r.package, text, entries.get(r.package, {}), before, after)
+                planned.append((r, n, spec))
+            except Exception as exc:  # this request's own failure (its edit, its data)
+                r.fail(exc)
+        if not planned:
+            return []
+        commits = self._commit_chain(tip, [spec for _, _, spec in planned])
+        pushed = [(f"{r.package}/v{n}", c) for (r, n, _), c in zip(planned, commits, strict=True)]
+        if not self._push(commits[-1], pushed):
+            return [r for r, _, _ in planned]
+        for (r, n, spec), (tag, commit) in zip(planned, pushed, strict=True):
+            r.finish(PackageRevision(r.package, n, tag, commit, r.workspace, dict(spec.after)))
+        return []
 
     def _git(
-        self, *args: str, stdin: bytes | None = None, check: bool = True, index: Path | None = None
+        self, *args: str, stdin: bytes | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
-        env = self._env if index is None else {**self._env, "GIT_INDEX_FILE": str(index)}
+        env = self._env
         what = f"git {' '.join(args[:2])}"
         what = f"git fetch {redact_url(self.remote)}" if args[0] == "fetch" else what
         try:
@@ -230,14 +306,31 @@ class GitPackageRepo:
         return res.stdout.decode().strip() if res.returncode == 0 else None
 
     def _entries(self, tip: str, package: str) -> dict[str, _Entry]:
-        out = self._git("ls-tree", "-r", "-z", tip, "--", f"{package}/").stdout
-        entries = {}
+        return self._entries_of(tip, [package]).get(package, {})
+
+    def _entries_of(self, tip: str, packages: list[str]) -> dict[str, dict[str, _Entry]]:
+        """Each package's files at ``tip`` (one ls-tree for all of them)."""
+        paths = [f"{p}/" for p in packages]
+        out = self._git("ls-tree", "-r", "-z", tip, "--", *paths).stdout
+        entries: dict[str, dict[str, _Entry]] = {p: {} for p in packages}
         for record in filter(None, out.split(b"\0")):
             meta, _, path = record.decode("utf-8", "surrogateescape").partition("\t")
             mode, kind, sha = meta.split()
-            if kind == "blob":
-                entries[path.removeprefix(f"{package}/")] = (mode, sha)
+            if kind != "blob":
+                continue
+            for package in packages:
+                if path.startswith(f"{package}/"):
+                    entries[package][path.removeprefix(f"{package}/")] = (mode, sha)
         return entries
+
+    def _files_of(self, entries: Mapping[str, Mapping[str, _Entry]]) -> dict[str, dict[str, str]]:
+        """The files of several packages, in one cat-file run."""
+        flat = {(p, n): e for p, es in entries.items() for n, e in es.items()}
+        texts = self._files({f"{i}": e for i, e in enumerate(flat.values())})
+        out: dict[str, dict[str, str]] = {p: {} for p in entries}
+        for i, (package, name) in enumerate(flat):
+            out[package][name] = texts[f"{i}"]
+        return out
 
     def _files(self, entries: Mapping[str, _Entry]) -> dict[str, str]:
         if not entries:
@@ -254,15 +347,21 @@ class GitPackageRepo:
             pos = header_end + 1 + size + 1
         return files
 
-    def _revisions(self, package: str) -> list[PackageRevision]:
+    def _tag_records(self) -> list[list[str]]:
+        """Every tag: (ref, object, peeled object, contents, peeled contents), one git run."""
         fmt = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00%(*contents)%01"
+        out = self._git("for-each-ref", f"--format={fmt}", "refs/tags").stdout
+        records = out.decode("utf-8", "replace").split("\x01\n")
+        return [r.split("\x00") for r in records if r.strip()]
+
+    def _revisions(
+        self, package: str, tags: list[list[str]] | None = None
+    ) -> list[PackageRevision]:
         prefix = f"refs/tags/{package}/"
-        out = self._git("for-each-ref", f"--format={fmt}", prefix[:-1]).stdout
         revs = []
-        for record in out.decode("utf-8", "replace").split("\x01\n"):
-            if not record.strip():
+        for ref, obj, peeled, contents, peeled_contents in tags or self._tag_records():
+            if not ref.startswith(prefix):
                 continue
-            ref, obj, peeled, contents, peeled_contents = record.split("\x00")
             m = _INT_TAG.match(ref.removeprefix(prefix))
             if not m:
                 continue  # non-integer tag (revision -1) or a nested package's tag
@@ -275,36 +374,28 @@ class GitPackageRepo:
         hits = [r for r in self._revisions(package) if r.workspace == workspace]
         return min(hits, key=lambda r: r.revision, default=None)
 
-    def _tree(
-        self,
-        tip: str | None,
-        package: str,
-        old: Mapping[str, _Entry],
-        before: Mapping[str, str],
-        new: Mapping[str, str],
-    ) -> str:
-        """The tip's tree with ``package/`` replaced by ``new``: nothing outside it can change."""
-        records = [f"0 {_NULL_SHA}\t{package}/{name}" for name in old if name not in new]
-        for name, text in new.items():
-            if before.get(name) != text:
-                data = text.encode("utf-8", "surrogateescape")
-                sha = self._git("hash-object", "-w", "--stdin", stdin=data).stdout.decode().strip()
-                mode = old[name][0] if name in old else "100644"
-                records.append(f"{mode} {sha}\t{package}/{name}")
-        index = self.workdir / f"rapp-index-{uuid.uuid4().hex}"
+    def _commit_chain(self, tip: str | None, commits: list[CommitSpec]) -> list[str]:
+        """Write ``commits`` as a chain on ``tip`` (one fast-import); their ids, in order.
+        They are reachable from a scratch ref only until the push, then from main."""
+        ref = f"refs/rapp/batch-{uuid.uuid4().hex}"
+        marks_file = self.workdir / f"{ref.rpartition('/')[2]}.marks"
+        env_name, env_email = self._env["GIT_COMMITTER_NAME"], self._env["GIT_COMMITTER_EMAIL"]
+        data = stream(ref, tip, commits, name=env_name, email=env_email)
         try:
-            self._git("read-tree", *([tip] if tip else ["--empty"]), index=index)
-            info = "".join(f"{r}\0" for r in records).encode("utf-8", "surrogateescape")
-            self._git("update-index", "-z", "--index-info", stdin=info, index=index)
-            return self._git("write-tree", index=index).stdout.decode().strip()
+            self._git("fast-import", "--quiet", f"--export-marks={marks_file}", stdin=data)
+            ids = fast_import_marks(marks_file.read_text())
         finally:
-            index.unlink(missing_ok=True)
+            marks_file.unlink(missing_ok=True)
+            self._git("update-ref", "-d", ref, check=False)
+        return [ids[i] for i in range(1, len(commits) + 1)]
 
-    def _push(self, commit: str, tag: str) -> bool:
-        """Push main and the tag atomically; False when the remote moved (retry), else raise."""
+    def _push(self, last: str, tags: list[tuple[str, str]]) -> bool:
+        """Push main to ``last`` and every (tag, commit) atomically; False when the remote
+        moved (retry), else raise."""
+        refspecs = [f"{commit}:refs/tags/{tag}" for tag, commit in tags]
         res = self._git(
             "push", "--atomic", "--porcelain", "origin",
-            f"{commit}:refs/heads/{self.branch}", f"{commit}:refs/tags/{tag}",
+            f"{last}:refs/heads/{self.branch}", *refspecs,
             check=False,
         )  # fmt: skip
         if res.returncode == 0:
@@ -314,6 +405,26 @@ class GitPackageRepo:
         if rejected and not any(p in line for line in rejected for p in _PERMANENT):
             return False
         self._fail(f"git push to {redact_url(self.remote)}", res, "\n".join(rejected))
+
+
+@dataclass(slots=True)
+class _Request:
+    """One publish waiting for the writer; ends with ``result`` or ``error``."""
+
+    package: str
+    workspace: str
+    mutate: Callable[[dict[str, str]], dict[str, str]]
+    message: str
+    if_unchanged: str
+    result: PackageRevision | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+    def finish(self, revision: PackageRevision) -> None:
+        self.result, self.done = revision, True
+
+    def fail(self, error: BaseException) -> None:
+        self.error, self.done = error, True
 
 
 def _check_package(package: str) -> None:

@@ -148,10 +148,9 @@ class PorchPackages:
             return _revision(latest)
         self._transition(name, "Proposed", subresource="")
         published = self._transition(name, "Published", subresource="/approval")
-        log.info(
-            "published %s revision %s (%s)", package, _spec(published).get("revision"), message
-        )
-        return _revision(published)
+        revision = _spec(published).get("revision")
+        log.info("published %s revision %s (%s)", package, revision, message)
+        return _revision(published, files=self._resources(name)[1])  # as Porch rendered them
 
     def abandon(self, package: str, workspace: str) -> bool:
         """Delete the unpublished draft of ``workspace`` (a decision given up on); True if
@@ -324,11 +323,12 @@ def _name(obj: Mapping[str, Any]) -> str:
     return str(obj["metadata"]["name"])
 
 
-def _revision(pr: Mapping[str, Any]) -> PackageRevision:
+def _revision(pr: Mapping[str, Any], files: dict[str, str] | None = None) -> PackageRevision:
     spec = _spec(pr)
     n = int(spec.get("revision") or 0)
     tag = f"{spec['packageName']}/v{n}"
-    return PackageRevision(spec["packageName"], n, tag, _name(pr), spec.get("workspaceName", ""))
+    workspace = spec.get("workspaceName", "")
+    return PackageRevision(spec["packageName"], n, tag, _name(pr), workspace, files)
 
 
 def _source(pr: Mapping[str, Any]) -> str | None:
