@@ -263,6 +263,7 @@ def test_admin_api_is_documented_under_its_own_tag(sim: Sim) -> None:
         ("GET", "/admin/faults"),
         ("DELETE", "/admin/faults"),
         ("PUT", "/admin/rics/{ricId}/state"),
+        ("POST", "/admin/rics/{ricId}/sync"),
         ("PUT", "/admin/policies/{policyId}/status"),
         ("POST", "/admin/reset"),
     }

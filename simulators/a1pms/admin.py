@@ -77,6 +77,10 @@ def admin_router() -> APIRouter:
     async def set_ric_state(request: Request, ricId: str, body: RicStateChange) -> dict[str, Any]:
         return registry(request).set_ric_state(ricId, body.state)
 
+    @r.post("/rics/{ricId}/sync", summary="Synchronise a RIC given by URL now")
+    async def sync_ric(request: Request, ricId: str) -> dict[str, Any]:
+        return registry(request).synchronize(ricId)
+
     @r.put("/policies/{policyId}/status", summary="Set the status a RIC reports for a policy")
     async def set_policy_status(
         request: Request, policyId: str, body: dict[str, Any]

@@ -45,10 +45,21 @@ class PolicyType:
 
     @classmethod
     def load(cls, type_id: str) -> PolicyType:
-        definition = load_policy_type(type_id)
         # A broken shipped schema must fail at start-up, not on the first policy.
-        jsonschema.Draft7Validator.check_schema(definition["policySchema"])
-        return cls(type_id, definition, jsonschema.Draft7Validator(definition["policySchema"]))
+        return cls.from_definition(type_id, load_policy_type(type_id))
+
+    @classmethod
+    def from_definition(cls, type_id: str, definition: Any) -> PolicyType:
+        """A type as a file or a Near-RT RIC gives it; ``ValueError`` if it is no valid
+        ``PolicyTypeObject`` (a ``policySchema`` that is a draft-7 JSON schema)."""
+        schema = definition.get("policySchema") if isinstance(definition, dict) else None
+        if not isinstance(schema, dict):
+            raise ValueError(f"policy type {type_id}: no policySchema object")
+        try:
+            jsonschema.Draft7Validator.check_schema(schema)
+        except jsonschema.SchemaError as e:
+            raise ValueError(f"policy type {type_id}: invalid policySchema: {e.message}") from e
+        return cls(type_id, definition, jsonschema.Draft7Validator(schema))
 
     def validate(self, policy_object: Any, verb: str) -> None:
         """Raise a 400 problem, worded as A1-PMS words it, if the object breaks the schema."""

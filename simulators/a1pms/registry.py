@@ -6,6 +6,14 @@ a conflict, a RIC that is synchronising is locked, and a supervised service that
 keepalives loses its registration and all its policies. HTTP lives in ``app.py``; this module only
 raises ``Problem`` so the rules can be tested without a server. Policy types live in
 ``policy_types.py``, the service registry in ``services.py``.
+
+A RIC configured with a ``baseUrl`` is a real Near-RT RIC driven over A1-P v2.0.0 (the calls are in
+``southbound.py``, the synchronisation in ``ricsync.py``): its types are learnt from it at start-up
+and at every synchronisation, and every policy create, update, delete and status read goes to it
+before the registry changes. As in A1-PMS, such a RIC takes policy calls only when ``AVAILABLE``
+(423 otherwise); one that does not answer becomes ``UNAVAILABLE`` and is synchronised again when
+next needed, at most once per ``resync_interval_s`` (a stand-in for A1-PMS's RIC supervision).
+How the RIC's errors map to v3 statuses: ``ricsync.forward``.
 """
 
 from __future__ import annotations
@@ -14,10 +22,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from simulators.a1pms import ricsync
 from simulators.a1pms.config import RIC_STATES, RicConfig, SimulatorConfig
+from simulators.a1pms.model import Policy, Ric
 from simulators.a1pms.policy_types import (
     TYPES_DIR,
     PolicyType,
@@ -28,6 +37,7 @@ from simulators.a1pms.policy_types import (
 )
 from simulators.a1pms.problem import Problem
 from simulators.a1pms.services import Services
+from simulators.a1pms.southbound import A1P, A1PFactory, HttpA1P
 from simulators.a1pms.validation import POLICY_INFO_SCHEMA, check
 
 # Re-exported: these lived here before the split, and callers still import them from here.
@@ -35,66 +45,59 @@ __all__ = ["RIC_STATES", "TYPES_DIR", "Problem", "Registry", "RicConfig", "Simul
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(slots=True)
-class _Ric:
-    ric_id: str
-    managed_element_ids: list[str]
-    state: str
-    policy_types: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ricId": self.ric_id,
-            "managedElementIds": list(self.managed_element_ids),
-            "state": self.state,
-            "policyTypeIds": list(self.policy_types),
-        }
-
-
-@dataclass(slots=True)
-class _Policy:
-    policy_id: str
-    ric_id: str
-    type_id: str
-    service_id: str
-    transient: bool
-    body: dict[str, Any]
-
-    def to_info(self) -> dict[str, Any]:
-        return {
-            "policyId": self.policy_id,
-            "nearRtRicId": self.ric_id,
-            "policyTypeId": self.type_id,
-            "serviceId": self.service_id,
-            "transient": self.transient,
-            "policyObject": self.body,
-        }
+T = TypeVar("T")
 
 
 class Registry:
     """All simulator state. Not thread-safe: the app calls it from its event loop only."""
 
     def __init__(
-        self, config: SimulatorConfig, *, clock: Callable[[], float] = time.monotonic
+        self,
+        config: SimulatorConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        a1p: A1PFactory = HttpA1P,
     ) -> None:
+        """``a1p`` makes the A1-P client of each RIC with a ``baseUrl`` (tests pass a fake)."""
+        self._clock = clock
+        self._resync_interval = config.resync_interval_s
         self._types: dict[str, PolicyType] = {}
-        self._rics: dict[str, _Ric] = {}
-        self._policies: dict[str, _Policy] = {}
+        self._rics: dict[str, Ric] = {}
+        self._policies: dict[str, Policy] = {}
         self._statuses: dict[str, dict[str, Any]] = {}
         """Policy id -> the status its RIC reports, set through the admin API; else ENFORCED."""
         self._services = Services(clock)
         for ric in config.rics:
+            if ric.base_url is not None:
+                client = a1p(ric.base_url, config.a1p_timeout_s)
+                self._rics[ric.ric_id] = Ric(
+                    ric.ric_id, list(ric.managed_element_ids), "UNAVAILABLE", [], client
+                )
+                continue
             for type_id in ric.policy_types:
                 if type_id not in self._types:
                     self._types[type_id] = PolicyType.load(type_id)
-            self._rics[ric.ric_id] = _Ric(
+            self._rics[ric.ric_id] = Ric(
                 ric.ric_id, list(ric.managed_element_ids), ric.state, list(ric.policy_types)
             )
+        # A1-PMS synchronises every RIC at start-up; one that is not up yet is tried again later.
+        for r in self._rics.values():
+            if r.a1p is not None:
+                self._synchronize(r)
+
+    def close(self) -> None:
+        """Close the A1-P clients of the RICs with a ``baseUrl``."""
+        for ric in self._rics.values():
+            if ric.a1p is not None:
+                ric.a1p.close()
 
     def reset(self) -> tuple[int, int]:
-        """Forget every policy and service (RICs and types stay); returns how many of each."""
+        """Forget every policy and service (RICs and types stay); returns how many of each.
+
+        Policies on RICs with a ``baseUrl`` are deleted there too (best effort)."""
         policies = len(self._policies)
+        for policy in self._policies.values():
+            self._delete_at_ric(policy)
         self._policies.clear()
         self._statuses.clear()
         services = self._services.clear()
@@ -104,14 +107,29 @@ class Registry:
     # --- RICs -------------------------------------------------------------------------------
 
     def set_ric_state(self, ric_id: str, state: str) -> dict[str, Any]:
+        """Force a RIC's state. A RIC with a ``baseUrl`` must earn ``AVAILABLE``: asking for it
+        synchronises the RIC now, and the outcome decides the state."""
         if state not in RIC_STATES:
             raise ValueError(f"state {state!r} not in {RIC_STATES}")
         ric = self._ric(ric_id)
+        if ric.a1p is not None and state == "AVAILABLE":
+            self._synchronize(ric)
+            return ric.to_dict()
         ric.state = state
         log.info("Near-RT RIC %s is now %s", ric_id, state)
         return ric.to_dict()
 
+    def synchronize(self, ric_id: str) -> dict[str, Any]:
+        """Synchronise a RIC with a ``baseUrl`` now (types, then policies); a RIC in memory has
+        nothing to learn. Returns the ``RicInfo`` after."""
+        ric = self._ric(ric_id)
+        if ric.a1p is not None:
+            self._synchronize(ric)
+        return ric.to_dict()
+
     def rics(self, policy_type_id: str | None = None) -> dict[str, Any]:
+        for r in self._rics.values():
+            self._supervise(r)
         if policy_type_id is not None and policy_type_id not in self._types:
             raise Problem(404, f"Policy type not found: {policy_type_id}")
         return {
@@ -123,17 +141,44 @@ class Registry:
         }
 
     def ric(self, ric_id: str) -> dict[str, Any]:
-        return self._ric(ric_id).to_dict()
+        ric = self._ric(ric_id)
+        self._supervise(ric)
+        return ric.to_dict()
 
-    def _ric(self, ric_id: str) -> _Ric:
+    def _ric(self, ric_id: str) -> Ric:
         try:
             return self._rics[ric_id]
         except KeyError:
             raise Problem(404, f"Near-RT RIC not found: {ric_id}") from None
 
-    def _unlocked(self, ric: _Ric) -> None:
+    def _unlocked(self, ric: Ric) -> None:
         if ric.state == "SYNCHRONIZING":
             raise Problem(423, f"Near-RT RIC {ric.ric_id} is locked: state is {ric.state}")
+
+    def _operational(self, ric: Ric, status: int = 423) -> None:
+        """A RIC with a ``baseUrl`` takes policy calls only when AVAILABLE, as in A1-PMS; else
+        ``status``: A1-PMS's 423, or 503 where the v3 spec lists no 423 (the status read)."""
+        self._supervise(ric)
+        if ric.state != "AVAILABLE":
+            raise Problem(
+                status, f"Near-RT RIC: is not operational, id: {ric.ric_id}, state: {ric.state}"
+            )
+
+    def _supervise(self, ric: Ric) -> None:
+        """Synchronise an UNAVAILABLE RIC with a ``baseUrl`` if the interval has passed: A1-PMS
+        supervises RICs on a timer; here it happens when a call next needs the RIC."""
+        due = self._clock() - ric.last_attempt >= self._resync_interval
+        if ric.a1p is not None and ric.state == "UNAVAILABLE" and due:
+            self._synchronize(ric)
+
+    def _synchronize(self, ric: Ric) -> None:
+        ricsync.synchronize(ric, self._policies, self._types, self._clock())
+
+    def _forward(self, ric: Ric, operation: str, call: Callable[[A1P], T]) -> T:
+        return ricsync.forward(ric, operation, call, self._clock())
+
+    def _delete_at_ric(self, policy: Policy) -> None:
+        ricsync.delete_quietly(self._rics[policy.ric_id], policy, self._clock())
 
     # --- policy types -----------------------------------------------------------------------
 
@@ -198,6 +243,10 @@ class Registry:
         """POST /policies: returns the stored PolicyObjectInformation (with its id)."""
         check(POLICY_INFO_SCHEMA, info, "Invalid PolicyObjectInformation")
         ric = self._ric(info["nearRtRicId"])
+        if ric.a1p is not None:
+            # Before the type check: a RIC not (yet) synchronised has no types, and its 404
+            # would say "never" where A1-PMS says "not now" (423).
+            self._operational(ric)
         type_id = info["policyTypeId"]
         if type_id not in ric.policy_types:
             raise Problem(404, f"Policy type {type_id} not supported by Near-RT RIC {ric.ric_id}")
@@ -206,7 +255,7 @@ class Registry:
             raise Problem(409, f"Policy already created with ID: {policy_id}")
         self._types[type_id].validate(info["policyObject"], "create")
         self._unlocked(ric)
-        policy = _Policy(
+        policy = Policy(
             policy_id=policy_id,
             ric_id=ric.ric_id,
             type_id=type_id,
@@ -214,6 +263,10 @@ class Registry:
             transient=info.get("transient", False),
             body=info["policyObject"],
         )
+        if ric.a1p is not None:
+            self._forward(
+                ric, "create", lambda a1p: a1p.put_policy(type_id, policy_id, policy.body)
+            )
         self._policies[policy_id] = policy
         self._services.touch(policy.service_id)
         log.info("policy %s created on %s (type %s)", policy_id, ric.ric_id, type_id)
@@ -228,7 +281,14 @@ class Registry:
         if not isinstance(body, dict):
             raise Problem(400, "Policy object must be a JSON object")
         self._types[policy.type_id].validate(body, "update")
-        self._unlocked(self._rics[policy.ric_id])
+        ric = self._rics[policy.ric_id]
+        if ric.a1p is None:
+            self._unlocked(ric)
+        else:
+            self._operational(ric)
+            self._forward(
+                ric, "update", lambda a1p: a1p.put_policy(policy.type_id, policy_id, body)
+            )
         policy.body = body
         self._services.touch(policy.service_id)
         log.info("policy %s updated", policy_id)
@@ -236,22 +296,44 @@ class Registry:
 
     def delete_policy(self, policy_id: str) -> None:
         policy = self._policy(policy_id)
-        self._unlocked(self._rics[policy.ric_id])
+        ric = self._rics[policy.ric_id]
+        if ric.a1p is None:
+            self._unlocked(ric)
+        else:
+            self._operational(ric)
+            try:
+                self._forward(
+                    ric, "delete", lambda a1p: a1p.delete_policy(policy.type_id, policy_id)
+                )
+            except Problem as e:
+                if e.status != 404:
+                    raise
+                # Not on the RIC (any more) is the outcome asked for: A1-PMS forgets it too.
+                log.warning("policy %s was not on Near-RT RIC %s", policy_id, ric.ric_id)
         del self._policies[policy_id]
         self._services.touch(policy.service_id)
         log.info("policy %s deleted", policy_id)
 
     def policy_status(self, policy_id: str) -> dict[str, Any]:
-        self._policy(policy_id)
+        policy = self._policy(policy_id)
+        ric = self._rics[policy.ric_id]
+        if ric.a1p is not None:
+            # A real RIC is asked every time; A1-PMS passes its answer on unchanged.
+            self._operational(ric, 503)
+            return self._forward(
+                ric, "status", lambda a1p: a1p.policy_status(policy.type_id, policy_id)
+            )
         # A simulated RIC enforces whatever it accepted, unless told otherwise (admin API).
         return dict(self._statuses.get(policy_id, {"enforceStatus": "ENFORCED"}))
 
     def set_policy_status(self, policy_id: str, status: dict[str, Any]) -> dict[str, Any]:
-        """What the RIC will report for ``policy_id`` (existing or not yet created)."""
+        """What the RIC will report for ``policy_id`` (existing or not yet created).
+
+        Only for RICs in memory: a RIC with a ``baseUrl`` reports its own statuses."""
         self._statuses[policy_id] = dict(status)
         return dict(status)
 
-    def _policy(self, policy_id: str) -> _Policy:
+    def _policy(self, policy_id: str) -> Policy:
         try:
             return self._policies[policy_id]
         except KeyError:
@@ -290,5 +372,6 @@ class Registry:
         # Ignores the RIC lock on purpose: A1-PMS removes a dead service's policies regardless.
         doomed = [p for p, pol in self._policies.items() if pol.service_id == service_id]
         for policy_id in doomed:
+            self._delete_at_ric(self._policies[policy_id])
             del self._policies[policy_id]
         log.info("service %s removed with %d policies", service_id, len(doomed))
