@@ -1,4 +1,5 @@
-"""HTTP face of the A1-PMS simulator: the v3 (``/a1-policy-management/v1``) paths the rApp uses.
+"""HTTP face of the A1-PMS simulator: the v3 (``/a1-policy-management/v1``) paths the rApp uses,
+and beside them the v2 (``/a1-policy/v2``) ones, from ``v2.py``, over the same registry.
 
 Routes only translate HTTP to ``Registry`` calls; every rule lives in ``registry.py``. Every error,
 including FastAPI's own request validation and unknown routes, leaves as RFC 7807
@@ -8,6 +9,9 @@ What the spec says per operation, the routes do exactly: a query parameter the o
 know is a 400 only where the spec lists a 400 (``/policy-types``, ``/policies``; not ``/rics`` or
 ``/services``), and an ``Accept`` that excludes ``application/json`` is a 406 only where the spec
 lists a 406. The admin API (``admin.py``) and fault injection (``faults.py``) sit beside it.
+The v2 API is a sub-application mounted at its prefix, with the same error handling: it has an
+OpenAPI of its own (``/a1-policy/v2/docs``), as it is a separate API in A1-PMS too, and the
+fault middleware, outside both, faults either.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from simulators.a1pms.config import BASE_PATH, SimulatorConfig
 from simulators.a1pms.faults import FaultMiddleware, FaultQueue
 from simulators.a1pms.problem import Problem
 from simulators.a1pms.registry import Registry
+from simulators.a1pms.v2 import V2_BASE_PATH, V2_TAG, v2_router
 
 __all__ = ["BASE_PATH", "create_app"]
 
@@ -57,12 +62,14 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            registry.close()  # the connections to Near-RT RICs given by URL
 
     app = _SimulatorApp(
         title="A1-PMS simulator",
         description=(
             "Serves the O-RAN SC A1 Policy Management Service v3 API from memory, "
-            "with an admin API for fault injection, RIC states and reset."
+            "with an admin API for fault injection, RIC states and reset. "
+            f"The older v2 API, over the same state, is documented at {V2_BASE_PATH}/docs."
         ),
         lifespan=lifespan,
         openapi_tags=[A1PMS_TAG, ADMIN_TAG],
@@ -71,10 +78,28 @@ def create_app(
     app.state.faults = FaultQueue()
     app.include_router(_router())
     app.include_router(admin_router())
+    _answer_problems(app)
+
+    v2 = FastAPI(
+        title="A1-PMS simulator: v2 API",
+        description=(
+            "The O-RAN SC A1-PMS v2 API (pms-api.yaml), over the same state as the v3 API at "
+            f"{BASE_PATH}."
+        ),
+        openapi_tags=[V2_TAG],
+    )
+    v2.state.registry = registry
+    v2.include_router(v2_router())
+    _answer_problems(v2)
+    app.mount(V2_BASE_PATH, v2)
+    return app
+
+
+def _answer_problems(app: FastAPI) -> None:
+    """Every error as an RFC 7807 problem, FastAPI's and Starlette's own included."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    return app
 
 
 A1PMS_TAG = {"name": "A1-PMS", "description": "The A1-PMS v3 API (pms-api-v3.yaml)."}

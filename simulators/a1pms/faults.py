@@ -4,7 +4,8 @@ A fault matches a request by method and path prefix and lasts ``count`` requests
 the answer (``delay_s``), replace it with an RFC 7807 problem of any 4xx/5xx ``status``, or drop
 the connection without answering (``drop_connection``), as a crashed or partitioned A1-PMS would.
 Faults are queued through the admin API (``admin.py``); ``/admin`` paths are never faulted, so a
-fault can always be cleared.
+fault can always be cleared. The default ``path_prefix`` is the v3 API's: a fault for the v2 API
+(``/a1-policy/v2``) must say so, and ``/a1-policy`` matches both (it prefixes the two).
 
 ``FaultMiddleware`` is plain ASGI and must be the outermost layer of the app (``app.py`` puts it
 outside Starlette's error middleware): dropping needs the server's own ``send``.
@@ -51,7 +52,12 @@ class FaultSpec(BaseModel):
         0.0, ge=0, le=300, description="Seconds to wait before answering (or dropping)"
     )
     path_prefix: str = Field(
-        BASE_PATH, pattern="^/", description="Requests whose path starts with this match"
+        BASE_PATH,
+        pattern="^/",
+        description=(
+            "Requests whose path starts with this match; the default is the v3 API only, "
+            "'/a1-policy/v2' faults the v2 API and '/a1-policy' both"
+        ),
     )
     methods: list[str] = Field(
         default_factory=list, description="Methods that match; empty for every method"

@@ -1,7 +1,8 @@
 """Request bodies checked against JSON schemas, failures reported as 400 problems.
 
-The schemas are the spec's ``PolicyObjectInformation`` and ``ServiceRegistrationInfo`` plus the
-checks A1-PMS makes in code (a boolean is not an integer, an interval cannot be negative).
+The schemas are the specs' ``PolicyObjectInformation`` and ``ServiceRegistrationInfo`` (v3) and
+``policy_info`` and ``service_registration_info`` (v2), plus the checks A1-PMS makes in code (a
+boolean is not an integer, an interval cannot be negative, an id is not empty).
 """
 
 from __future__ import annotations
@@ -34,6 +35,30 @@ SERVICE_SCHEMA: dict[str, Any] = {
         "callbackUrl": {"type": "string"},
     },
     "required": ["serviceId"],
+}
+
+# v2 (pms-api.yaml): snake_case, and the policy id is the caller's, never generated.
+POLICY_INFO_V2_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "ric_id": {"type": "string", "minLength": 1},
+        "policy_id": {"type": "string", "minLength": 1},
+        "policytype_id": {"type": "string", "minLength": 1},
+        "policy_data": {"type": "object"},
+        "service_id": {"type": "string"},
+        "transient": {"type": "boolean"},
+        "status_notification_uri": {"type": "string"},
+    },
+    "required": ["ric_id", "policy_id", "policytype_id", "policy_data"],
+}
+SERVICE_V2_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "service_id": {"type": "string", "minLength": 1},
+        "keep_alive_interval_seconds": {"type": "integer", "minimum": 0},
+        "callback_url": {"type": "string"},
+    },
+    "required": ["service_id"],
 }
 
 
