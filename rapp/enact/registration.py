@@ -83,4 +83,6 @@ class Registration:
         return True
 
     def _client(self) -> A1Client:
-        return A1Client(self._settings.url, timeout=self._settings.timeout_s)
+        return A1Client(
+            self._settings.url, timeout=self._settings.timeout_s, api=self._settings.api
+        )

@@ -17,11 +17,14 @@ the target's queue) once the incidents it named have closed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -111,6 +114,10 @@ class Enactor(DBOSConfiguredInstance):
         self._packages = package_store(nephio)
         self._mutations = Mutations(nephio.mutations)
         self._queue: Queue | None = None
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, A1Client] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="rapp-packages")
         breaker = enact or EnactSettings()
         self.breakers = {
             peer: CircuitBreaker(
@@ -221,11 +228,12 @@ class Enactor(DBOSConfiguredInstance):
             )
         wait = self._nephio.outage_wait_s
         try:
-            tag = await self._patiently(d.id, self._publish, d.to_dict(), wait_s=wait)
+            published = await self._patiently(d.id, self._publish, d.to_dict(), wait_s=wait)
         except Exception as exc:
             await self._abandon(d.to_dict())
             return await self._undo(d, policy, previous, f"package step failed: {exc}")
-        refused = await self._verify(d, policy.policy_id)
+        tag = published["tag"]
+        refused = await self._verify(d, policy.policy_id, published["capacity"])
         if refused is not None:
             reverted = await self._revert_package(d, tag)
             return await self._undo(d, policy, previous, f"{refused}; {reverted}")
@@ -237,12 +245,13 @@ class Enactor(DBOSConfiguredInstance):
             detail=f"{d.target}: capacity {d.capacity_from} -> {d.capacity_to}; {enforced}",
         )
 
-    async def _verify(self, d: Decision, policy_id: str) -> str | None:
+    async def _verify(self, d: Decision, policy_id: str, held: str | None) -> str | None:
         """Why the enactment did not take, read back once both peers have it, or None. A read
         that fails is not a refusal: the change stands, as it did before the read."""
         try:
             status = await self._read_status(policy_id)
-            held = await self._read_capacity(d.target)
+            if held is None:  # an earlier try published it: read what it holds
+                held = await self._read_capacity(d.target)
         except Exception as exc:
             log.warning("decision %s not verified: %s", d.id, exc)
             return None
@@ -258,7 +267,7 @@ class Enactor(DBOSConfiguredInstance):
             revert = await self._patiently(d.id, self._publish, d.to_dict(), True, wait_s=wait)
         except Exception as exc:
             return f"revision {tag} NOT reverted, needs an operator: {exc}"
-        return f"revision {tag} reverted by {revert}"
+        return f"revision {tag} reverted by {revert['tag']}"
 
     async def _rehearse(self, d: Decision, policy: A1Policy) -> Outcome:
         """The dry run: every read and check the enactment would make, and no write."""
@@ -369,7 +378,7 @@ class Enactor(DBOSConfiguredInstance):
                     await a1.put_policy(A1Policy(**{**policy, "body": previous}))
 
     @DBOS.step(name="rapp.nephio.publish", **_NEPHIO_STEP)
-    async def _publish(self, decision: dict[str, Any], revert: bool = False) -> str:
+    async def _publish(self, decision: dict[str, Any], revert: bool = False) -> dict[str, Any]:
         """Publish the decision's package edit (or, with ``revert``, its inverse) as a new
         revision; the workspace names it, so a retry finds what an earlier try published."""
         d = Decision.from_dict(decision)
@@ -378,7 +387,7 @@ class Enactor(DBOSConfiguredInstance):
             d = replace(d, capacity_from=d.capacity_to, capacity_to=d.capacity_from)
             workspace, message = f"{workspace}-revert", f"rapp revert of decision {d.id}"
         with self._guard_nephio():
-            revision = await asyncio.to_thread(
+            revision = await self._in_pool(
                 self._packages.publish,
                 d.target,
                 workspace,
@@ -386,12 +395,15 @@ class Enactor(DBOSConfiguredInstance):
                 message=f"{message} {d.capacity_from} -> {d.capacity_to}",
                 if_unchanged="latest",
             )
-        return revision.tag
+        # What the revision holds, as published (after Porch's render): the verification
+        # reads it here rather than fetching the package again.
+        held = self._mutations.read(revision.files) if revision.files is not None else None
+        return {"tag": revision.tag, "capacity": held}
 
     @DBOS.step(name="rapp.nephio.read", **_NEPHIO_STEP)
     async def _read_capacity(self, target: str) -> str:
         with self._guard_nephio():
-            files = await asyncio.to_thread(self._packages.read, target)
+            files = await self._in_pool(self._packages.read, target)
         return self._mutations.read(files)
 
     @DBOS.step(name="rapp.nephio.abandon", **_NEPHIO_STEP)
@@ -399,14 +411,14 @@ class Enactor(DBOSConfiguredInstance):
         """Remove what an unfinished publish left (a Porch draft), so nothing is orphaned."""
         d = Decision.from_dict(decision)
         with self._guard_nephio():
-            return await asyncio.to_thread(self._packages.abandon, d.target, f"rapp-{d.id}")
+            return await self._in_pool(self._packages.abandon, d.target, f"rapp-{d.id}")
 
     @DBOS.step(name="rapp.nephio.plan", **_NEPHIO_STEP)
     async def _plan(self, decision: dict[str, Any]) -> str:
         """What publishing the decision would change (the dry run's package step)."""
         d = Decision.from_dict(decision)
         with self._guard_nephio():
-            files = await asyncio.to_thread(self._packages.read, d.target)
+            files = await self._in_pool(self._packages.read, d.target)
         after = scale_package(files, d, self._mutations)
         changed = sorted(name for name in after if after[name] != files.get(name))
         if not changed:
@@ -428,6 +440,13 @@ class Enactor(DBOSConfiguredInstance):
                 f"A1 policy {a1_policy.policy_id} invalid at {where}: {errors[0].message}"
             )
 
+    async def _in_pool(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking package call on the enactor's own threads: publishes wait there for
+        the writer and are pushed together, so there must be room for as many as are in
+        flight (asyncio's default pool has cpu + 4 threads)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
     def _guard_a1(self) -> AbstractContextManager[None]:
         return self.breakers["A1-PMS"].guard(is_transient)
 
@@ -445,10 +464,17 @@ class Enactor(DBOSConfiguredInstance):
         )
         await asyncio.to_thread(self._journal.record_outcome, o)
 
-    def _client(self) -> A1Client:
-        # A client per step: recovered workflows run on DBOS's own event loop, and a connection
-        # pool must not outlive the loop it was made on.
-        return A1Client(self._a1.url, timeout=self._a1.timeout_s)
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[A1Client]:
+        """The A1 client of the running event loop, kept for the loop's life: recovered
+        workflows run on DBOS's own loop, and a connection pool must not outlive the loop it
+        was made on; within one, connections (and the API version found) are reused."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = A1Client(self._a1.url, timeout=self._a1.timeout_s, api=self._a1.api)
+            self._clients[loop] = client
+        yield client
 
 
 def launch(settings: EnactSettings, *, app_name: str = "rapp") -> None:
