@@ -231,7 +231,7 @@ def measure(url: str, work: Path, a1pms: str, args: argparse.Namespace) -> list[
         journal=journal,
         name="bench-enactor",
     )
-    launch(EnactSettings(system_database_url=url))
+    launch(EnactSettings(system_database_url=url, concurrency=args.concurrency or len(targets)))
     per_target = -(-args.decisions // len(targets))
     warm = decisions(targets, range(1))
     burst = decisions(targets, range(1, 1 + per_target), args.decisions)
@@ -282,6 +282,7 @@ def run_child(db: str, args: argparse.Namespace) -> dict[str, Any]:
             command = [sys.executable, __file__, "--db", db, "--a1pms", url, "--out", out.name]
             command += ["--decisions", str(args.decisions), "--targets", str(args.targets)]
             command += ["--rate", str(args.rate), "--timeout", str(args.timeout)]
+            command += ["--concurrency", str(args.concurrency)]
             child = subprocess.run(command, cwd=ROOT, check=False)
         finally:
             sim.terminate()
@@ -357,6 +358,9 @@ def main() -> None:
     parser.add_argument("--db", choices=DATABASES, action="append", help="default: both")
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="paced phase, 0: none")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per phase")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="enactments in flight (default: --targets)"
+    )
     parser.add_argument("--a1pms", help=argparse.SUPPRESS)  # set for the child processes
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()

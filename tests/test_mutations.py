@@ -129,3 +129,18 @@ def test_a_mutation_that_names_a_missing_field_or_a_bad_value_is_refused() -> No
         SHIPPED.apply(files, capacity_to="lots", ratio=Decimal(2))
     with pytest.raises(ValueError, match="extra"):
         NephioSettings.model_validate({"mutations": [{"name": "x", "resourse": {}}]})
+
+
+def test_only_files_that_can_hold_the_resource_are_parsed_whatever_their_style() -> None:
+    flow = (
+        "{apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, "
+        "spec: {replicas: 3}}\n"
+    )
+    # A file that only mentions the kind in a selector is not a candidate, so its broken YAML
+    # does not stop the edit; a flow-style document is found all the same.
+    selector = "replacements:\n  - source:\n      kind: Deployment\n    broken: [\n"
+    files = {"Kptfile": KPTFILE, "web.yaml": flow, "replacements.yaml": selector}
+    assert SHIPPED.read(files) == "3"
+    scaled = SHIPPED.apply(files, capacity_to="6", ratio=Decimal(2))
+    assert yaml_of(scaled["web.yaml"])["spec"]["replicas"] == 6
+    assert scaled["replacements.yaml"] == selector

@@ -44,20 +44,12 @@ class Mutations:
 
     def for_files(self, files: Mapping[str, str]) -> PackageMutation:
         """The first mutation whose resource the package holds exactly once."""
-        docs = load_resources(files)
-        for mutation in self.declared:
-            try:
-                _find(docs, mutation.resource)
-            except PackageError:
-                continue
-            return mutation
-        names = ", ".join(f"{m.name} ({_what(m.resource)})" for m in self.declared)
-        raise PackageError(f"no declared mutation fits this package; tried {names}")
+        return self._locate(files)[0]
 
     def read(self, files: Mapping[str, str]) -> str:
         """The package's capacity, as written in its capacity field."""
-        mutation = self.for_files(files)
-        _, _, res = _find(load_resources(files), mutation.resource)
+        mutation, docs = self._locate(files)
+        _, _, res = _find(docs, mutation.resource)
         return str(_get(res, mutation.capacity, mutation.resource))
 
     def apply(
@@ -65,9 +57,8 @@ class Mutations:
     ) -> dict[str, str]:
         """``files`` with the capacity field set to ``capacity_to``, the ``scaled`` fields
         multiplied by ``ratio`` and the copies refreshed; only touched files are re-written."""
-        mutation = self.for_files(files)
         parse_quantity(capacity_to)  # a bad value is refused before anything is edited
-        docs = load_resources(files)
+        mutation, docs = self._locate(files, copies=True)
         file, _, res = _find(docs, mutation.resource)
         touched = {file}
         current = _get(res, mutation.capacity, mutation.resource)
@@ -83,6 +74,24 @@ class Mutations:
         for name in touched:
             out[name] = dump_yaml(files[name], docs[name])
         return out
+
+    def _locate(
+        self, files: Mapping[str, str], *, copies: bool = False
+    ) -> tuple[PackageMutation, dict[str, list[Any]]]:
+        """The mutation that fits, and the package's documents that may matter to it: parsed
+        once (round-trip parsing is most of an edit's cost)."""
+        kinds = {m.resource.kind for m in self.declared}
+        if copies:
+            kinds |= {c.target.kind for m in self.declared for c in m.copies}
+        docs = load_resources(files, kinds)
+        for mutation in self.declared:
+            try:
+                _find(docs, mutation.resource)
+            except PackageError:
+                continue
+            return mutation, docs
+        names = ", ".join(f"{m.name} ({_what(m.resource)})" for m in self.declared)
+        raise PackageError(f"no declared mutation fits this package; tried {names}")
 
 
 def _find(docs: _Docs, ref: ResourceRef) -> tuple[str, int, CommentedMap]:

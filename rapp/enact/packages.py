@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ class Capacity:
 
 def read_capacity(files: Mapping[str, str]) -> Capacity:
     """The package's Capacity throughputs (strings, as written in the package)."""
-    _, _, res = find_resource(load_resources(files), CAPACITY_API, "Capacity")
+    _, _, res = find_resource(load_resources(files, ["Capacity"]), CAPACITY_API, "Capacity")
     spec = res.get("spec") or {}
     return Capacity(
         max_uplink=str(spec.get("maxUplinkThroughput", "")),
@@ -116,8 +116,26 @@ def _load(name: str, text: str) -> list[Any]:
         raise PackageError(f"{name}: not valid YAML: {e}") from e
 
 
-def load_resources(files: Mapping[str, str]) -> dict[str, list[Any]]:
-    return {n: _load(n, t) for n, t in sorted(files.items()) if _is_yaml(n)}
+def load_resources(
+    files: Mapping[str, str], kinds: Iterable[str] | None = None
+) -> dict[str, list[Any]]:
+    """The YAML documents of each YAML file. With ``kinds``, only files whose text mentions
+    one of them as a kind are parsed (round-trip parsing is the slow part of an edit, and a
+    package has a dozen files where one or two matter); the rest are left out."""
+    if kinds is None:
+        wanted = None
+    else:
+        names = "|".join(re.escape(k) for k in kinds)
+        # A resource's kind is a top-level key: at the start of a line in block style (a
+        # selector's ``kind: Capacity`` is indented), or anywhere in a flow-style document.
+        wanted = re.compile(
+            rf"""^kind:\s*["']?(?:{names})["']?\s*(?:#.*)?$|^\s*\{{.*\bkind\b""", re.MULTILINE
+        )
+    return {
+        n: _load(n, t)
+        for n, t in sorted(files.items())
+        if _is_yaml(n) and (wanted is None or wanted.search(t))
+    }
 
 
 def _is(res: Any, api: str, kind: str) -> bool:
