@@ -62,3 +62,22 @@ def test_an_a1pms_starting_or_away_is_waited_for_one_that_refuses_is_not() -> No
     assert not is_transient(A1Error(400))
     assert not is_transient(A1Error(401))
     assert not is_transient(A1Error(404))  # a wrong URL is not waited for
+
+
+async def test_registration_discovers_a_wrong_ric_or_a_missing_policy_type(caplog) -> None:
+    async def nothing() -> list[A1Policy]:
+        return []
+
+    with serve(create_app()) as url:
+        fine = Registration(A1Settings(url=url), nothing)
+        await fine.register()
+        assert fine.problems == []
+        typo = Registration(A1Settings(url=url, ric_id="ric-1"), nothing)
+        await typo.register()
+        assert typo.problems == ["the A1-PMS knows no Near-RT RIC 'ric-1' (it knows ['ric1'])"]
+        assert "A1 discovery: the A1-PMS knows no Near-RT RIC 'ric-1'" in caplog.text
+        untyped = Registration(A1Settings(url=url, policy_type_id="RAPP_OTHER_1.0.0"), nothing)
+        await untyped.register()
+        assert untyped.problems == [
+            "Near-RT RIC 'ric1' (AVAILABLE) does not support policy type 'RAPP_OTHER_1.0.0'"
+        ]

@@ -33,17 +33,37 @@ class Registration:
         self._in_force = in_force
         self.restored = 0
         """Policies put back after the service was found gone, since start."""
+        self.problems: list[str] = []
+        """What discovery found wrong with the configured RIC and policy types."""
 
     async def register(self) -> None:
         async with self._client() as a1:
             await a1.register_service(
                 self._settings.service_id, keepalive_s=self._settings.keepalive_s
             )
-        log.info(
-            "registered at the A1-PMS as %s (keepalive interval %d s)",
-            self._settings.service_id,
-            self._settings.keepalive_s,
-        )
+            log.info(
+                "registered at the A1-PMS (%s API) as %s (keepalive interval %d s)",
+                await a1.api(),
+                self._settings.service_id,
+                self._settings.keepalive_s,
+            )
+            self.problems = await self._discover(a1)
+        for problem in self.problems:
+            log.error("A1 discovery: %s; decisions for it will fail until this is fixed", problem)
+
+    async def _discover(self, a1: A1Client) -> list[str]:
+        """Whether the A1-PMS knows the configured Near-RT RIC and it supports the rApp's
+        policy types: a typo here would otherwise show only as every enactment failing."""
+        s = self._settings
+        rics = {ric.ric_id: ric for ric in await a1.rics()}
+        ric = rics.get(s.ric_id)
+        if ric is None:
+            return [f"the A1-PMS knows no Near-RT RIC {s.ric_id!r} (it knows {sorted(rics)})"]
+        return [
+            f"Near-RT RIC {s.ric_id!r} ({ric.state}) does not support policy type {type_id!r}"
+            for type_id in (s.policy_type_id, s.healing_policy_type_id)
+            if type_id not in ric.policy_type_ids
+        ]
 
     async def keep_alive(self) -> None:
         """Call keepalive at a third of the interval until cancelled; a failure is logged and
