@@ -110,6 +110,7 @@ class Decider:
             a1=settings.a1, nephio=settings.nephio, enact=settings.enact, journal=journal
         )
         self.mode = settings.enact.mode
+        metrics.watch_breakers(self.enactor.breakers)
         r = settings.rollout
         self.rollout = (
             Rollout(

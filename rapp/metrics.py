@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from rapp.enact.breaker import BreakerState, CircuitBreaker
 
 
 class LoopMetrics:
@@ -76,3 +82,30 @@ class LoopMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+
+    def watch_breakers(self, breakers: Mapping[str, CircuitBreaker]) -> None:
+        """Report each peer's circuit breaker at scrape time (its state lives in the breaker)."""
+        self.registry.register(_Breakers(breakers))
+
+
+class _Breakers(Collector):
+    def __init__(self, breakers: Mapping[str, CircuitBreaker]) -> None:
+        self._breakers = breakers
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "rapp_peer_circuit_open",
+            "1 while a peer's circuit is open or half-open (its calls fail fast and decisions "
+            "wait durably), 0 when closed",
+            labels=["peer"],
+        )
+        opened = CounterMetricFamily(
+            "rapp_peer_circuit_opened",
+            "Times a peer's circuit opened after repeated transient failures",
+            labels=["peer"],
+        )
+        for peer, breaker in self._breakers.items():
+            state.add_metric([peer], float(breaker.state is not BreakerState.CLOSED))
+            opened.add_metric([peer], breaker.opened)
+        yield state
+        yield opened

@@ -71,3 +71,20 @@ def test_after_the_cooldown_one_probe_goes_through_and_decides() -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="threshold"):
         CircuitBreaker("x", threshold=0)
+
+
+def test_the_breakers_are_reported_at_scrape_time() -> None:
+    from prometheus_client import generate_latest
+
+    from rapp.metrics import LoopMetrics
+
+    clock = Clock()
+    breakers = {"A1-PMS": CircuitBreaker("A1-PMS", threshold=1, clock=clock)}
+    metrics = LoopMetrics()
+    metrics.watch_breakers(breakers)
+    before = generate_latest(metrics.registry).decode()
+    assert 'rapp_peer_circuit_open{peer="A1-PMS"} 0.0' in before
+    breakers["A1-PMS"].failed()
+    after = generate_latest(metrics.registry).decode()
+    assert 'rapp_peer_circuit_open{peer="A1-PMS"} 1.0' in after
+    assert 'rapp_peer_circuit_opened_total{peer="A1-PMS"} 1.0' in after
