@@ -211,7 +211,7 @@ def test_set_capacity_errors() -> None:
     twice = {**files, "again.yaml": files["capacity.yaml"]}
     with pytest.raises(PackageError, match=re.escape("2 req.nephio.org/v1alpha1 Capacity")):
         set_capacity(twice, uplink="1G", downlink="1G")
-    with pytest.raises(PackageError, match="broken.yaml: not valid YAML"):
+    with pytest.raises(PackageError, match=re.escape("broken.yaml: not valid YAML")):
         read_capacity({**files, "broken.yaml": "kind: Capacity\na: [\n"})
     # Only files that can hold the resource are parsed: an unrelated broken one is not read.
     assert read_capacity({**files, "notes.yaml": "a: [\n"}).max_downlink == "5G"

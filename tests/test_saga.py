@@ -258,6 +258,10 @@ def test_a_dry_run_reports_what_would_fail_without_failing(world):
     bad = decision(frm="20G", to="40G")  # the package holds 5G: stale
     assert enact(enactor, bad)["detail"].startswith("dry run: would fail: ")
     assert "planned from 20G" in world.journal.outcome(bad.id).detail
+    cellless = Decision.new(Action.SCALE_OUT, TARGET, [], decision(hour=11).rop, "5G", "10G")
+    detail = enact(enactor, cellless)["detail"]
+    assert detail.startswith(f"dry run: would fail: A1 policy rapp-{TARGET} does not fit type")
+    assert "/scope/cellIdList" in detail
     assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1"]
 
 

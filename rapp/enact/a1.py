@@ -144,6 +144,12 @@ class A1Client:
         type's ``policySchema`` (the type is read once per client and remembered).
         """
         wire = await self._resolve()
+        await self.check_policy(policy)
+        return await wire.put_policy(policy)
+
+    async def check_policy(self, policy: A1Policy) -> None:
+        """Raise ``PolicyInvalid`` unless the body fits its type's ``policySchema`` (read from
+        the A1-PMS once per type); writes nothing, so a dry run can ask it too."""
         try:
             validator = await self._validator(policy.policy_type_id)
         except jsonschema.SchemaError as exc:
@@ -154,7 +160,6 @@ class A1Client:
         error = best_match(validator.iter_errors(policy.body))
         if error is not None:
             raise PolicyInvalid(policy, _pointer(error.absolute_path), error.message)
-        return await wire.put_policy(policy)
 
     async def policy_status(self, policy_id: str) -> dict[str, Any] | None:
         """What the Near-RT RIC reports for the policy (its type's ``statusSchema``, e.g.

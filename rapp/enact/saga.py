@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSConfiguredInstance, Queue, SetEnqueueOptions, SetWorkflowID
 from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos
-from jsonschema import Draft7Validator
 
 from rapp.config import A1Settings, EnactSettings, NephioSettings
 from rapp.domain import Action, Decision, Outcome, OutcomeState
@@ -428,17 +427,9 @@ class Enactor(DBOSConfiguredInstance):
     @DBOS.step(name="rapp.a1.check", **_A1_STEP)
     async def _check_policy(self, policy: dict[str, Any]) -> None:
         """The dry run's A1 step: the policy's type exists and its schema takes the policy."""
-        a1_policy = A1Policy(**policy)
         async with self._client() as a1:
             with self._guard_a1():
-                type_object = await a1.policy_type(a1_policy.policy_type_id)
-        schema = type_object.get("policySchema") or type_object.get("policy_schema") or {}
-        errors = sorted(Draft7Validator(schema).iter_errors(a1_policy.body), key=str)
-        if errors:
-            where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
-            raise ValueError(
-                f"A1 policy {a1_policy.policy_id} invalid at {where}: {errors[0].message}"
-            )
+                await a1.check_policy(A1Policy(**policy))
 
     async def _in_pool(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking package call on the enactor's own threads: publishes wait there for
