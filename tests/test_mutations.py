@@ -132,10 +132,7 @@ def test_a_mutation_that_names_a_missing_field_or_a_bad_value_is_refused() -> No
 
 
 def test_only_files_that_can_hold_the_resource_are_parsed_whatever_their_style() -> None:
-    flow = (
-        "{apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, "
-        "spec: {replicas: 3}}\n"
-    )
+    flow = "{apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, spec: {replicas: 3}}\n"
     # A file that only mentions the kind in a selector is not a candidate, so its broken YAML
     # does not stop the edit; a flow-style document is found all the same.
     selector = "replacements:\n  - source:\n      kind: Deployment\n    broken: [\n"
