@@ -9,7 +9,11 @@ package writer finds the revision it already published for this decision's works
 The A1 status is read back before the package changes: a policy the Near-RT RIC does not
 enforce is compensated while nothing else has moved. If the package step fails for good, the A1
 step is compensated: the policy goes back to what it was before (or is deleted if it did not
-exist), and the outcome says so. Nothing is half-done and silent. A heal decision is the A1 step
+exist), and the outcome says so. Once both peers have the change it is verified (the status
+again, and the capacity the revision holds as published); a change that did not take is
+reverted by a new revision and the A1 step compensated. Nothing is half-done and silent.
+Peers that keep failing open a circuit breaker, and the decision waits durably for them.
+docs/enactment.md has the whole story. A heal decision is the A1 step
 alone: healing cells is the Near-RT RIC's work; its policy is withdrawn (``withdraw_heal``, on
 the target's queue) once the incidents it named have closed.
 """
@@ -229,7 +233,10 @@ class Enactor(DBOSConfiguredInstance):
         try:
             published = await self._patiently(d.id, self._publish, d.to_dict(), wait_s=wait)
         except Exception as exc:
-            await self._abandon(d.to_dict())
+            try:
+                await self._abandon(d.to_dict())
+            except Exception as left:  # the undo and the outcome matter more than the draft
+                log.warning("decision %s left an unpublished draft: %s", d.id, left)
             return await self._undo(d, policy, previous, f"package step failed: {exc}")
         tag = published["tag"]
         refused = await self._verify(d, policy.policy_id, published["capacity"])
