@@ -1,7 +1,11 @@
 """The enacting process of ``test_enact_sigkill``: killed with SIGKILL and started again.
 
-    python -m tests.enact_worker --a1pms URL --remote GIT_URL --workdir DIR --journal URL \
-        --dbos URL --decisions FILE --executor-id ID --summary FILE
+    python -m tests.enact_worker --a1pms URL (--remote GIT_URL --workdir DIR | --porch URL) \
+        --journal URL --dbos URL --decisions FILE --executor-id ID --summary FILE
+
+With ``--remote`` the NF packages are published by the git writer into that repository; with
+``--porch`` through the Porch server at that URL (its Repository ``deployment``), so that the
+same kills can be aimed at either writer.
 
 Each life launches DBOS on the shared system database under the same executor id (so DBOS
 resumes what the last life left pending), queues the decisions DBOS does not know yet, in the
@@ -26,7 +30,7 @@ from typing import Any
 
 from dbos import DBOS
 
-from rapp.config import A1Settings, EnactSettings, NephioSettings
+from rapp.config import A1Settings, EnactSettings, NephioSettings, PorchSettings
 from rapp.domain import Decision
 from rapp.enact import Enactor, launch, shutdown
 from rapp.store import Journal
@@ -82,11 +86,24 @@ async def run(enactor: Enactor, decisions: list[Decision], timeout_s: float) -> 
     return await wait_all([d.id for d in decisions], timeout_s)
 
 
+def nephio_settings(remote: str | None, workdir: Path | None, porch: str | None) -> NephioSettings:
+    """Porch when ``porch`` is given (the Porch Repository ``deployment``), else the git writer
+    on ``remote`` cloned into ``workdir``: the test kills either writer the same way."""
+    if porch is not None:
+        return NephioSettings(
+            writer="porch", porch=PorchSettings(url=porch, repository="deployment")
+        )
+    assert remote is not None  # main() checked both
+    assert workdir is not None
+    return NephioSettings(remote=remote, workdir=workdir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.enact_worker", description=__doc__)
     parser.add_argument("--a1pms", required=True)
-    parser.add_argument("--remote", required=True)
-    parser.add_argument("--workdir", required=True, type=Path)
+    parser.add_argument("--remote", help="git writer: the deployment repository")
+    parser.add_argument("--workdir", type=Path, help="git writer: the clone to work in")
+    parser.add_argument("--porch", help="Porch writer: the Porch server's base URL")
     parser.add_argument("--journal", required=True)
     parser.add_argument("--dbos", required=True)
     parser.add_argument("--decisions", required=True, type=Path)
@@ -94,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", required=True, type=Path)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
+    if args.porch is None and (args.remote is None or args.workdir is None):
+        parser.error("either --porch, or --remote and --workdir, is required")
 
     logging.basicConfig(
         level=logging.INFO,
@@ -107,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     # The instance must exist before launch: DBOS resumes the last life's workflows on it.
     enactor = Enactor(
         a1=A1Settings(url=args.a1pms),
-        nephio=NephioSettings(remote=args.remote, workdir=args.workdir),
+        nephio=nephio_settings(args.remote, args.workdir, args.porch),
         journal=journal,
         enact=settings,
         name=ENACTOR_NAME,

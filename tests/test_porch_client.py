@@ -196,3 +196,15 @@ def test_a_conflict_storm_does_not_stop_enactments(
     assert unpublished(porch) == []
     stats = httpx.get(f"{porch}/admin/stats").json()
     assert stats["conflicts"]["injected"]["stale"] >= len(decisions)
+
+
+def test_a_package_porch_cannot_render_is_refused_for_good_and_its_draft_removed(
+    porch: str,
+) -> None:
+    def breaks(files: dict[str, str]) -> dict[str, str]:
+        return {**files, "capacity.yaml": "kind: Capacity\nspec: [\n"}
+
+    with pytest.raises(PublishError, match="error rendering package") as refused:
+        client(porch).publish(PACKAGES[4], "unrenderable", breaks)
+    assert not refused.value.transient  # a 500 that will not pass by itself
+    assert unpublished(porch) == []

@@ -36,6 +36,7 @@ API = "/apis/porch.kpt.dev/v1alpha1"
 LATEST = "kpt.dev/latest-revision"
 _STALE = "the object has been modified"
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+_REFUSALS = ("must ", "cannot ", "may not ", "not supported", "error rendering", "not found")
 
 _Object = dict[str, Any]
 
@@ -373,8 +374,16 @@ def _expect(response: httpx.Response, *ok: int) -> _Object:
     raise PublishError(
         f"Porch {response.request.method} {response.request.url.path}: "
         f"{response.status_code} {message}",
-        transient=response.status_code in _TRANSIENT_STATUS,
+        transient=response.status_code in _TRANSIENT_STATUS and not _refusal(message),
     )
+
+
+def _refusal(message: str) -> bool:
+    """Porch wraps its refusals in HTTP 500 InternalError as well ("source revision must be
+    published", "error rendering package", "package must contain Kptfile"): those will not
+    pass by themselves, unlike a 500 from a server in trouble."""
+    text = message.lower()
+    return any(word in text for word in _REFUSALS)
 
 
 def _message(response: httpx.Response) -> str:
