@@ -1,12 +1,14 @@
 """Time the enactment saga end to end, with SQLite and with PostgreSQL as DBOS's database.
 
     python bench/enact.py [--decisions 1000] [--targets 50] [--db sqlite|postgres] [--rate 50]
+        [--writer git|porch] [--concurrency N]
 
 Each decision runs the real saga (``rapp.enact.Enactor`` on DBOS): read the A1 policy, put it,
-read its status back, publish the NF package revision to git, journal the outcome. The peers
-are the simulators with no delay: the A1-PMS simulator in its own process on 127.0.0.1 (its
-CPU is not the benchmark's) and a bare git repository seeded with ``--targets`` NF packages
-at 5G. The decisions are spread over the targets, ROPs 15 minutes apart per target, each step
+read its status back, publish the NF package revision to git (or through Porch, with
+``--writer porch``), journal the outcome. The peers are the simulators with no delay: the
+A1-PMS simulator in its own process on 127.0.0.1 (its CPU is not the benchmark's), a bare git
+repository seeded with ``--targets`` NF packages at 5G and, for Porch, the Porch simulator over
+it in its own process. The decisions are spread over the targets, ROPs 15 minutes apart per target, each step
 of a 5G -> 10G -> 20G -> 10G ... ladder, so every target's queue runs them in order and every
 one is valid when its turn comes. The journal is SQLite in both rows: only DBOS's system
 database changes.
@@ -55,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from dbos import DBOS  # noqa: E402
 
-from rapp.config import A1Settings, EnactSettings, NephioSettings  # noqa: E402
+from rapp.config import A1Settings, EnactSettings, NephioSettings, PorchSettings  # noqa: E402
 from rapp.domain import Action, Decision  # noqa: E402
 from rapp.enact import Enactor, launch, shutdown  # noqa: E402
 from rapp.store import Journal  # noqa: E402
@@ -225,11 +227,19 @@ def measure(url: str, work: Path, a1pms: str, args: argparse.Namespace) -> list[
     progress(f"seeding {len(targets)} NF packages")
     seed_repository(work / "deployment.git", targets)
     journal = Journal(f"sqlite:///{work / 'journal.sqlite'}")
+    nephio = NephioSettings(remote=str(work / "deployment.git"), workdir=work / "clone")
+    porch = None
+    if args.writer == "porch":
+        # Porch in its own process over the seeded repository, as the A1-PMS is.
+        porch_url, porch = start_simulator(
+            "simulators.porch", "/healthz", "--repository", f"deployment={nephio.remote}",
+            "--readiness-gate", "", "--workdir", str(work / "porch"),
+        )  # fmt: skip
+        nephio = NephioSettings(
+            writer="porch", porch=PorchSettings(url=porch_url, repository="deployment")
+        )
     enactor = Enactor(
-        a1=A1Settings(url=a1pms),
-        nephio=NephioSettings(remote=str(work / "deployment.git"), workdir=work / "clone"),
-        journal=journal,
-        name="bench-enactor",
+        a1=A1Settings(url=a1pms), nephio=nephio, journal=journal, name="bench-enactor"
     )
     launch(EnactSettings(system_database_url=url, concurrency=args.concurrency or len(targets)))
     per_target = -(-args.decisions // len(targets))
@@ -254,6 +264,9 @@ def measure(url: str, work: Path, a1pms: str, args: argparse.Namespace) -> list[
     finally:
         shutdown()
         journal.close()
+        if porch is not None:
+            porch.terminate()
+            porch.wait(timeout=10)
 
 
 def create_postgres_database(name: str) -> tuple[str, Any]:
@@ -282,7 +295,7 @@ def run_child(db: str, args: argparse.Namespace) -> dict[str, Any]:
             command = [sys.executable, __file__, "--db", db, "--a1pms", url, "--out", out.name]
             command += ["--decisions", str(args.decisions), "--targets", str(args.targets)]
             command += ["--rate", str(args.rate), "--timeout", str(args.timeout)]
-            command += ["--concurrency", str(args.concurrency)]
+            command += ["--concurrency", str(args.concurrency), "--writer", args.writer]
             child = subprocess.run(command, cwd=ROOT, check=False)
         finally:
             sim.terminate()
@@ -295,7 +308,8 @@ def run_child(db: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def report(results: Sequence[dict[str, Any]], args: argparse.Namespace) -> None:
     print(
-        f"{args.decisions} decisions per phase over {args.targets} NFs, no peer delay, "
+        f"{args.decisions} decisions per phase over {args.targets} NFs, packages by "
+        f"{args.writer}, no peer delay, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; latency in s from the verdict to the A1 "
         "status read back, and to done (published, journalled)"
     )
@@ -360,6 +374,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per phase")
     parser.add_argument(
         "--concurrency", type=int, default=0, help="enactments in flight (default: --targets)"
+    )
+    parser.add_argument(
+        "--writer", choices=("git", "porch"), default="git", help="how packages are published"
     )
     parser.add_argument("--a1pms", help=argparse.SUPPRESS)  # set for the child processes
     parser.add_argument("--out", help=argparse.SUPPRESS)
