@@ -23,6 +23,15 @@ resumed step must find its work done rather than do it again).
 
 ``RAPP_TEST_SIGKILL_DECISIONS`` and ``RAPP_TEST_SIGKILL_KILLS`` change the numbers (defaults
 200 and 20); ``RAPP_TEST_SIGKILL_SEED`` replays a kill plan (its moments still vary with timing).
+
+The ``porch`` variant does the same with the packages published through Porch: the Porch
+simulator, in its own process and never killed, writes the revisions into the same bare
+repository with the same tags and ``kpt:`` lines, behind a relay like the A1-PMS's. Its
+``push`` kills become ``porch`` kills (no git runs under the worker): inside the next Porch
+write (create, resources, propose, approve, delete) awaiting its answer. Besides the checks
+above, no PackageRevision may be left unpublished (an orphan draft or proposal) and no workspace
+may have two revisions, as Porch lists them. Smaller, to keep the suite fast: 60 decisions over
+10 NF packages, 6 kills (``RAPP_TEST_SIGKILL_PORCH_DECISIONS``, ``..._PORCH_KILLS``).
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 import httpx
 import pytest
@@ -52,6 +61,7 @@ import pytest
 from rapp.domain import Action, Decision, Outcome, OutcomeState
 from rapp.enact.nephio import GitPackageRepo
 from rapp.enact.packages import read_capacity
+from rapp.enact.porch import PorchPackages
 from rapp.quantity import parse_quantity
 from rapp.store import Journal
 from simulators.nephio import seed_repository
@@ -64,6 +74,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DECISIONS = int(os.environ.get("RAPP_TEST_SIGKILL_DECISIONS", "200"))
 KILLS = int(os.environ.get("RAPP_TEST_SIGKILL_KILLS", "20"))
 TARGETS = 20
+PORCH_DECISIONS = int(os.environ.get("RAPP_TEST_SIGKILL_PORCH_DECISIONS", "60"))
+PORCH_KILLS = int(os.environ.get("RAPP_TEST_SIGKILL_PORCH_KILLS", "6"))
+PORCH_TARGETS = 10
+PORCH_NS = "/apis/porch.kpt.dev/v1alpha1/namespaces/default"
+PORCH_REPOSITORY = "deployment"
+PORCH_WRITE_JITTER_S = 0.1
+"""How far into a Porch write its kill may land: the simulator's writes commit and push to
+git, tens to hundreds of ms here, so most kills land before the answer and some after."""
 A1_BASE = "/a1-policy-management/v1"
 A1_WRITE_DELAY_S = 0.15
 """Added to every A1 policy PUT and POST: an HTTP call on 127.0.0.1 is otherwise over in a few
@@ -74,14 +92,38 @@ PROGRESS_TIMEOUT_S = 180
 
 _BASE_ROP = datetime(2026, 11, 24, tzinfo=UTC)
 
-KillKind = Literal["early", "timer", "push", "a1"]
+KillKind = Literal["early", "timer", "push", "porch", "a1"]
+Writer = Literal["git", "porch"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One package writer under the kills, and how much work it gets: the Porch variant is
+    smaller because each Porch publish is several HTTP calls, each a git commit and push in the
+    simulator, and the suite must stay fast."""
+
+    writer: Writer
+    decisions: int
+    targets: int
+    kills: int
+
+    @property
+    def publish_kind(self) -> KillKind:
+        """The kill aimed at this writer's publish: a ``git push`` under the worker, or a Porch
+        write seen by the relay (with Porch, no git runs under the worker)."""
+        return "push" if self.writer == "git" else "porch"
+
+
+GIT = Variant("git", DECISIONS, TARGETS, KILLS)
+PORCH = Variant("porch", PORCH_DECISIONS, PORCH_TARGETS, PORCH_KILLS)
 
 
 @dataclass(frozen=True)
 class Kill:
     """When to kill one life: after ``after_done`` finished decisions and ``delay_s`` more
     (``early``: ``delay_s`` after the life says it is launching DBOS), then at once (``timer``,
-    ``early``) or ``jitter_s`` into the next git push or A1 write seen (``push``, ``a1``)."""
+    ``early``) or ``jitter_s`` into the next git push, Porch write or A1 write seen (``push``,
+    ``porch``, ``a1``)."""
 
     kind: KillKind
     after_done: int
@@ -104,6 +146,10 @@ class Killed:
     put_unrecorded: list[str] = field(default_factory=list)
     killed: bool = True
     """False: the life had finished everything before its kill came."""
+    porch_calls: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)
+    """Unpublished PackageRevisions left at the kill: the next life must carry them on or
+    delete them (Porch variant only)."""
 
 
 def capacity(step: int) -> str:
@@ -136,21 +182,30 @@ def ladder(targets: list[str], count: int) -> list[Decision]:
     return out[:count]
 
 
-def kill_plan(rng: random.Random, kills: int, decisions: int) -> list[Kill]:
-    """``kills`` kills, a quarter early, the rest at random points of the work.
+def kill_plan(
+    rng: random.Random, kills: int, decisions: int, publish: KillKind = "push"
+) -> list[Kill]:
+    """``kills`` kills, a quarter early, a quarter in the writer's publish (``publish``:
+    ``push`` or ``porch``), a fifth in an A1 write, the rest at random points of the work.
 
     The points are counted in finished decisions, not seconds, so that the kills spread over
     the work on a slow machine and a fast one alike; the last lands before 80 % of it is done.
+    A seed gives the same plan for either writer, but for the publish kind's name.
     """
     n_early, n_push, n_a1 = round(kills * 0.25), round(kills * 0.25), round(kills * 0.2)
-    kinds: list[KillKind] = ["early"] * n_early + ["push"] * n_push + ["a1"] * n_a1
+    kinds: list[KillKind] = ["early"] * n_early + [publish] * n_push + ["a1"] * n_a1
     kinds = (kinds + ["timer"] * kills)[:kills]
     rng.shuffle(kinds)
     top = max(1, int(decisions * 0.8))
     points = iter(sorted(rng.randint(1, top) for k in kinds if k != "early"))
     # The jitter spreads a kill over the push (~50 ms: pack sent, refs updated on the server,
-    # status back) or the A1 write (its delay, then the answer).
-    jitter = {"push": 0.05, "a1": A1_WRITE_DELAY_S + 0.05, "timer": 0.0}
+    # status back), the Porch write or the A1 write (its delay, then the answer).
+    jitter = {
+        "push": 0.05,
+        "porch": PORCH_WRITE_JITTER_S,
+        "a1": A1_WRITE_DELAY_S + 0.05,
+        "timer": 0.0,
+    }
     return [
         Kill(k, 0, rng.uniform(0.0, 1.2))
         if k == "early"
@@ -209,12 +264,13 @@ def git_commands(pid: int) -> list[str]:
     return found
 
 
-class A1Relay:
-    """A TCP relay in front of the A1-PMS that knows which requests await their answer.
+class Relay:
+    """A TCP relay in front of an HTTP peer (the A1-PMS, Porch) that knows which requests await
+    their answer.
 
-    The saga keeps its A1 connections open between calls, so an open connection says nothing;
+    The saga keeps its connections open between calls, so an open connection says nothing;
     the relay sees each request go up and its answer come back. It passes a closed side on, so
-    the A1-PMS sees a killed client as it would without the relay.
+    the peer sees a killed client as it would without the relay.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -226,7 +282,7 @@ class A1Relay:
         self._server: asyncio.Server | None = None
         self.url = ""
 
-    def __enter__(self) -> A1Relay:
+    def __enter__(self) -> Relay:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
         return self
@@ -243,6 +299,10 @@ class A1Relay:
         """The requests (``PUT /path``) sent and not yet answered, now."""
         with self._lock:
             return list(self._waiting.values())
+
+    def writes_in_flight(self) -> list[str]:
+        """The requests in flight that change something: what a kill should cut off."""
+        return [c for c in self.in_flight() if not c.startswith("GET")]
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
@@ -445,6 +505,29 @@ def finished(journal_db: Path) -> int:
     return int(row[0])
 
 
+def porch_revisions(porch: str) -> list[dict[str, Any]]:
+    """Every PackageRevision of the deployment repository, as Porch lists them: drafts and
+    proposals are Porch's to list (the simulator keeps them in memory and on branches)."""
+    response = httpx.get(
+        f"{porch}{PORCH_NS}/packagerevisions",
+        params={"fieldSelector": f"spec.repository={PORCH_REPOSITORY}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json().get("items") or []
+    return items
+
+
+def unpublished(revisions: list[dict[str, Any]]) -> list[str]:
+    """The revisions that are not Published (drafts, proposals), as ``name (Lifecycle)``; the
+    main-branch placeholder Porch lists for each package counts as Published."""
+    return [
+        f"{r['metadata']['name']} ({r['spec'].get('lifecycle')})"
+        for r in revisions
+        if r["spec"].get("lifecycle") != "Published"
+    ]
+
+
 @dataclass(frozen=True)
 class Scene:
     """Where the lives work: what a kill's report reads."""
@@ -453,8 +536,11 @@ class Scene:
     dbos_db: Path
     repo: Path
     a1pms: str
-    relay: A1Relay
+    relay: Relay
     target_of: dict[str, str]
+    porch: str | None = None
+    """The Porch simulator itself (read past the relay), in the Porch variant."""
+    porch_relay: Relay | None = None
 
 
 def run_kill(worker: Worker, kill: Kill, scene: Scene) -> Killed:
@@ -473,23 +559,30 @@ def run_kill(worker: Worker, kill: Kill, scene: Scene) -> Killed:
             0.1,
         )
         time.sleep(kill.delay_s)
-    if kill.kind in ("push", "a1"):
+    porch_relay = scene.porch_relay
+    if kill.kind in ("push", "porch", "a1"):
         # Seen within ~2 ms of its start; if none comes within 5 s, killed anyway.
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and proc.poll() is None:
-            if (kill.kind == "push" and "push" in git_commands(proc.pid)) or (
-                kill.kind == "a1" and any(not c.startswith("GET") for c in scene.relay.in_flight())
+            if (
+                (kill.kind == "push" and "push" in git_commands(proc.pid))
+                or (kill.kind == "a1" and scene.relay.writes_in_flight())
+                or (kill.kind == "porch" and porch_relay and porch_relay.writes_in_flight())
             ):
                 time.sleep(kill.jitter_s)
                 break
             time.sleep(0.002)
     running, a1_calls = git_commands(proc.pid), scene.relay.in_flight()
+    porch_calls = porch_relay.in_flight() if porch_relay else []
     killed_at = time.time()
     if not worker.kill():
-        running, a1_calls = [], []
+        running, a1_calls, porch_calls = [], [], []
     if any(not c.startswith("GET") for c in a1_calls):
         time.sleep(A1_WRITE_DELAY_S + 0.1)  # a write cut off lands after its delay, or never
+    if any(not c.startswith("GET") for c in porch_calls):
+        time.sleep(0.5)  # Porch finishes a write whose client is gone: let it land first
     pushed, put = landed_unrecorded(scene.dbos_db, scene.repo, scene.a1pms, scene.target_of)
+    drafts = unpublished(porch_revisions(scene.porch)) if scene.porch else []
     launching = worker.said("launching") or killed_at
     return Killed(
         life=worker.lives,
@@ -502,7 +595,31 @@ def run_kill(worker: Worker, kill: Kill, scene: Scene) -> Killed:
         pushed_unrecorded=pushed,
         put_unrecorded=put,
         killed=proc.returncode != 0,
+        porch_calls=porch_calls,
+        drafts=drafts,
     )
+
+
+def porch_call(request: str) -> str:
+    """A Porch request as the step of a publish it is: ``create``, ``resources``, ``propose``
+    (a PUT of the revision), ``approve``, ``delete`` or ``read``."""
+    method, _, path = request.partition(" ")
+    path = path.split("?")[0]
+    if method == "GET":
+        return "read"
+    if method == "POST":
+        return "create"
+    if method == "DELETE":
+        return "delete"
+    if "/packagerevisionresources/" in path:
+        return "resources"
+    return "approve" if path.endswith("/approval") else "propose"
+
+
+def lifecycles(drafts: list[str]) -> list[str]:
+    """``['2 Draft', '1 Proposed']`` from ``unpublished``'s ``name (Lifecycle)`` entries."""
+    counts = Counter(d.rpartition(" (")[2].rstrip(")") for d in drafts)
+    return [f"{n} {lifecycle}" for lifecycle, n in sorted(counts.items())]
 
 
 def report(kills: list[Killed], seed: int) -> str:
@@ -516,6 +633,10 @@ def report(kills: list[Killed], seed: int) -> str:
         what += (
             [f"A1 {', '.join(f'{n} {m}' for m, n in sorted(methods.items()))}"] if methods else []
         )
+        calls = Counter(porch_call(c) for c in k.porch_calls)
+        what += (
+            [f"Porch {', '.join(f'{n} {c}' for c, n in sorted(calls.items()))}"] if calls else []
+        )
         phase = "" if k.launched else " (inside DBOS.launch)"
         phase += "" if k.killed else " (not killed: it had finished everything)"
         # Only what this kill cut off: a life killed before redoing the step leaves it as it was.
@@ -528,27 +649,35 @@ def report(kills: list[Killed], seed: int) -> str:
         landed += [f"{len(put)} A1 writes"] if put else []
         lines.append(
             f"  life {k.life:2d} {k.kind:5} at {k.since_launching_s:6.3f} s{phase}, "
-            f"{k.done:4d} done; in flight: {'; '.join(what) or 'no git, no A1 call'}"
+            f"{k.done:4d} done; in flight: {'; '.join(what) or 'no git, no A1, no Porch call'}"
             + (f"; landed, not recorded: {', '.join(landed)}" if landed else "")
+            + (f"; left unpublished: {', '.join(left)}" if (left := lifecycles(k.drafts)) else "")
         )
     mid_push = sum("push" in k.git for k in kills)
     mid_git = sum(bool(k.git) for k in kills)
     mid_a1 = sum(bool(k.a1_calls) for k in kills)
+    mid_porch = sum(bool(k.porch_calls) for k in kills)
+    drafts = sum(bool(k.drafts) for k in kills)
     lines.append(
-        f"  {mid_push} kills mid-push, {mid_git} mid-git, {mid_a1} mid-A1-call; they cut off "
+        f"  {mid_push} kills mid-push, {mid_git} mid-git, {mid_a1} mid-A1-call, {mid_porch} "
+        f"mid-Porch-call, {drafts} leaving a Porch draft or proposal; they cut off "
         f"{new_pushed} pushed revisions and {new_put} written A1 policies before DBOS recorded "
         "them (the next life must find those done)"
     )
     return "\n".join(lines)
 
 
-def test_sigkill_during_enactments_then_restart_enacts_each_decision_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("variant", [GIT, PORCH], ids=lambda v: v.writer)
+def test_sigkill_during_enactments_then_restart_enacts_each_decision_once(
+    tmp_path: Path, variant: Variant
+) -> None:
     seed = int(os.environ.get("RAPP_TEST_SIGKILL_SEED") or random.SystemRandom().randrange(2**32))
-    print(f"\nRAPP_TEST_SIGKILL_SEED={seed}", flush=True)
-    plan = kill_plan(random.Random(seed), KILLS, DECISIONS)
+    print(f"\nRAPP_TEST_SIGKILL_SEED={seed} ({variant.writer} writer)", flush=True)
+    n = variant.decisions
+    plan = kill_plan(random.Random(seed), variant.kills, n, variant.publish_kind)
 
-    targets = [f"free5gc-upf-kill-{i:02d}" for i in range(min(TARGETS, DECISIONS))]
-    decisions = ladder(targets, DECISIONS)
+    targets = [f"free5gc-upf-kill-{i:02d}" for i in range(min(variant.targets, n))]
+    decisions = ladder(targets, n)
     repo = tmp_path / "deployment.git"
     seed_repository(repo, targets)
     journal_db = tmp_path / "journal.sqlite"
@@ -569,44 +698,65 @@ def test_sigkill_during_enactments_then_restart_enacts_each_decision_once(tmp_pa
         delay = {"delay_s": A1_WRITE_DELAY_S, "count": 10**9, "methods": ["PUT", "POST"]}
         delay["path_prefix"] = f"{A1_BASE}/policies"
         httpx.post(f"{a1pms}/admin/faults", json=delay, timeout=5).raise_for_status()
-        relay = cleanup.enter_context(A1Relay(a1pms))
+        relay = cleanup.enter_context(Relay(a1pms))
 
         options = {
             "--a1pms": relay.url,
-            "--remote": str(repo),
-            "--workdir": str(tmp_path / "clone"),
             "--journal": f"sqlite:///{journal_db}",
             "--dbos": f"sqlite:///{tmp_path / 'dbos.sqlite'}",
             "--decisions": str(tmp_path / "decisions.json"),
             "--executor-id": "sigkill",
             "--summary": str(tmp_path / "summary.json"),
-            "--timeout": str(60 + 3 * DECISIONS),
+            "--timeout": str(60 + 3 * n),
         }
+        porch: str | None = None
+        porch_relay: Relay | None = None
+        if variant.writer == "porch":
+            # Started after the seeding: the simulator reads the repository once, at its start.
+            porch, porch_sim = start_simulator(
+                "simulators.porch",
+                "/healthz",
+                "--repository",
+                f"{PORCH_REPOSITORY}={repo}",
+                "--workdir",
+                str(tmp_path / "porch-work"),
+                "--log-level",
+                "warning",
+            )
+            cleanup.callback(porch_sim.wait, timeout=10)
+            cleanup.callback(porch_sim.kill)
+            porch_relay = cleanup.enter_context(Relay(porch))
+            options["--porch"] = porch_relay.url
+        else:
+            options |= {"--remote": str(repo), "--workdir": str(tmp_path / "clone")}
         worker = Worker(tmp_path, [a for pair in options.items() for a in pair], seed)
         cleanup.callback(worker.stop)
 
         target_of = {d.id: d.target for d in decisions}
-        scene = Scene(journal_db, tmp_path / "dbos.sqlite", repo, a1pms, relay, target_of)
+        scene = Scene(
+            journal_db, tmp_path / "dbos.sqlite", repo, a1pms, relay, target_of, porch, porch_relay
+        )
         kills = [run_kill(worker, k, scene) for k in plan]
         print(report(kills, seed), flush=True)
 
         last = worker.spawn()  # left to finish everything
         try:
-            code = last.wait(timeout=120 + 3 * DECISIONS)
+            code = last.wait(timeout=120 + 3 * n)
         except subprocess.TimeoutExpired:
             worker.fail(
-                f"the last life did not finish within {120 + 3 * DECISIONS} s "
-                f"({finished(journal_db)}/{DECISIONS} done)"
+                f"the last life did not finish within {120 + 3 * n} s "
+                f"({finished(journal_db)}/{n} done)"
             )
         if code != 0:
             summary = tmp_path / "summary.json"
             statuses = summary.read_text() if summary.exists() else "none written"
             worker.fail(f"the last life exited {code}; DBOS statuses: {statuses}")
 
-        problems = check_everything(tmp_path, repo, a1pms, journal, decisions, targets)
+        problems = check_everything(tmp_path, repo, a1pms, journal, decisions, targets, porch)
         if problems:
             worker.fail(
-                f"{len(problems)} problem(s) after {KILLS} kills:\n  "
+                f"{len(problems)} problem(s) after {variant.kills} kills "
+                f"({variant.writer} writer):\n  "
                 + "\n  ".join(problems[:60])
                 + f"\n{report(kills, seed)}"
             )
@@ -623,8 +773,16 @@ def check_everything(
     journal: Journal,
     decisions: list[Decision],
     targets: list[str],
+    porch: str | None = None,
 ) -> list[str]:
-    """Every way the end state can be wrong, as sentences (empty: all is well)."""
+    """Every way the end state can be wrong, as sentences (empty: all is well).
+
+    With ``porch`` (the Porch variant) the repository checks hold as they are, since the
+    simulator publishes with the same tags and ``kpt:`` lines (its approval commits are merges,
+    which nothing here relies on), and Porch's own view is checked too: every revision
+    Published (no orphan draft or proposal), one revision per workspace, the same revisions as
+    the tags, each package at its last decision's capacity as the rApp reads it through Porch.
+    """
     problems: list[str] = []
 
     # The journal: one outcome per decision, and a final one.
@@ -703,6 +861,8 @@ def check_everything(
             problems.append(
                 f"{target}: package holds {have}, its last decision {ds[-1].capacity_to}"
             )
+        if porch is not None:
+            problems += porch_package_problems(porch, target, numbers, ds[-1])
 
     # A push cut off at any point must leave the repository whole and unlocked.
     fsck = subprocess.run(
@@ -711,4 +871,63 @@ def check_everything(
     if fsck.returncode != 0:
         problems.append(f"git fsck of the deployment repository: {fsck.stderr.decode()[-800:]}")
     problems += [f"the repository still holds a lock: {p}" for p in repo.rglob("*.lock")]
+    if porch is not None:
+        problems += porch_problems(porch, repo)
+    return problems
+
+
+def porch_package_problems(porch: str, target: str, tags: list[int], last: Decision) -> list[str]:
+    """What Porch says of one package against the tags: the same revisions, and its latest
+    at ``last``'s capacity, as the rApp's Porch client reads it (it is what the next decision
+    would be planned from)."""
+    problems: list[str] = []
+    listed = [
+        r
+        for r in porch_revisions(porch)
+        if r["spec"].get("packageName") == target and int(r["spec"].get("revision") or 0) > 0
+    ]
+    numbers = sorted(int(r["spec"]["revision"]) for r in listed)
+    if numbers != tags:
+        problems.append(f"{target}: Porch lists revisions {numbers}, the tags are {tags}")
+    client = PorchPackages(porch, repository=PORCH_REPOSITORY)
+    try:
+        have = read_capacity(client.read(target)).max_downlink
+    except Exception as exc:  # reported with the rest, not raised alone
+        return [*problems, f"{target}: latest revision not readable through Porch: {exc}"]
+    finally:
+        client.close()
+    if parse_quantity(have) != parse_quantity(last.capacity_to):
+        problems.append(
+            f"{target}: Porch's latest revision holds {have}, its last decision {last.capacity_to}"
+        )
+    return problems
+
+
+def porch_problems(porch: str, repo: Path) -> list[str]:
+    """No orphan and no double in Porch: every PackageRevision Published (a kill must not
+    leave a draft or proposal that no life carries on or deletes), none left on a draft or
+    proposal branch in git, and no package with two revisions of one workspace (a publish
+    replayed after a kill must find its revision, not cut another)."""
+    revisions = porch_revisions(porch)
+    problems = [f"Porch revision not published: {r}" for r in unpublished(revisions)]
+    branches = subprocess.run(
+        [
+            *("git", f"--git-dir={repo}", "for-each-ref", "--format=%(refname)"),
+            *("refs/heads/drafts", "refs/heads/proposed", "refs/heads/deletionProposed"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    problems += [f"branch left in the repository: {b}" for b in branches]
+    published = Counter(
+        (r["spec"].get("packageName"), r["spec"].get("workspaceName"))
+        for r in revisions
+        if int(r["spec"].get("revision") or 0) > 0
+    )
+    problems += [
+        f"Porch: {pkg} has {count} revisions of workspace {ws}"
+        for (pkg, ws), count in sorted(published.items())
+        if count > 1
+    ]
     return problems
