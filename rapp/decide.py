@@ -176,7 +176,12 @@ class Decider:
         # What is journalled and enacted is the decision as the policy set allowed it.
         applied = [apply_obligations(d, v) for d, v in zip(decisions, verdicts, strict=True)]
         decisions, verdicts = [d for d, _ in applied], [v for _, v in applied]
-        await asyncio.to_thread(self._journal, decisions, verdicts, logged)
+        allowed = [d for d, v in zip(decisions, verdicts, strict=True) if v.allow]
+        # Split before the journal: a held decision is journalled held, never pending, so a
+        # crash before its canary is judged cannot release it unjudged.
+        now = {d.id for d in (self.rollout.split(allowed, rop) if self.rollout else allowed)}
+        held = {d.id for d in allowed} - now
+        await asyncio.to_thread(self._journal, decisions, verdicts, logged, held)
         for decision, verdict in zip(decisions, verdicts, strict=True):
             self.metrics.decisions.labels(
                 decision.action.value, "allow" if verdict.allow else "deny"
@@ -192,18 +197,14 @@ class Decider:
             )
             if decision.action is Action.HEAL and self.healer is not None and not verdict.allow:
                 self.healer.forget(decision)
-        allowed = [d for d, v in zip(decisions, verdicts, strict=True) if v.allow]
-        now = {d.id for d in (self.rollout.split(allowed, rop) if self.rollout else allowed)}
         for decision in allowed:
-            await (self._enact(decision) if decision.id in now else self._hold(decision))
+            if decision.id in now:
+                await self._enact(decision)
+            else:
+                # Held until its wave's canary is judged; the planner sees the intended
+                # capacity meanwhile, so it does not decide the same change again.
+                self.capacity[decision.target] = decision.capacity_to
         return decisions
-
-    async def _hold(self, decision: Decision) -> None:
-        """Keep an allowed decision back until its wave's canary is judged; the planner sees
-        the intended capacity meanwhile, so it does not decide the same change again."""
-        self.capacity[decision.target] = decision.capacity_to
-        outcome = Outcome(decision.id, OutcomeState.HELD, detail="held for the canary of its ROP")
-        await asyncio.to_thread(self.journal.record_outcome, outcome)
 
     async def _advance_rollout(self, state: CellState, rop: pd.Timestamp) -> None:
         """Judge the canaries due: release their held decisions, or roll them back."""
@@ -448,13 +449,21 @@ class Decider:
                 self.journal.record_outcome(Outcome(decision.id, OutcomeState.DENIED, detail=why))
 
     def _journal(
-        self, decisions: list[Decision], verdicts: list[Verdict], logged: list[dict[str, Any]]
+        self,
+        decisions: list[Decision],
+        verdicts: list[Verdict],
+        logged: list[dict[str, Any]],
+        held: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.journal.decision_log.record(logged)
         for decision, verdict in zip(decisions, verdicts, strict=True):
             self.journal.record_decision(decision)
             self.journal.record_verdict(verdict)
-            if verdict.allow:
+            if verdict.allow and decision.id in held:
+                outcome = Outcome(
+                    decision.id, OutcomeState.HELD, detail="held for the canary of its ROP"
+                )
+            elif verdict.allow:
                 outcome = Outcome(decision.id, OutcomeState.PENDING, detail="enactment started")
             else:
                 outcome = Outcome(

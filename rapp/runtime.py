@@ -307,4 +307,5 @@ class Runtime:
         await asyncio.to_thread(self.decode_pool.close)
         if self._checks["enactor"]:
             await asyncio.to_thread(shutdown)
+        self.decider.enactor.close()
         self.journal.close()

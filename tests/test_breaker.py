@@ -88,3 +88,37 @@ def test_the_breakers_are_reported_at_scrape_time() -> None:
     after = generate_latest(metrics.registry).decode()
     assert 'rapp_peer_circuit_open{peer="A1-PMS"} 1.0' in after
     assert 'rapp_peer_circuit_opened_total{peer="A1-PMS"} 1.0' in after
+
+
+def test_one_failure_that_reaches_several_callers_counts_once() -> None:
+    breaker = CircuitBreaker("Nephio", threshold=2, clock=Clock())
+    shared = ConnectionError("push timed out")  # a grouped push failing every publish in it
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            call(breaker, shared)
+    assert breaker.state is BreakerState.CLOSED
+    with pytest.raises(ConnectionError):
+        call(breaker, ConnectionError("and again"))
+    assert breaker.state is BreakerState.OPEN
+
+
+async def test_a_cancelled_probe_neither_closes_nor_keeps_the_circuit_busy() -> None:
+    import asyncio
+
+    clock = Clock()
+    breaker = CircuitBreaker("A1-PMS", threshold=1, cooldown_s=5, clock=clock)
+    with pytest.raises(ConnectionError):
+        call(breaker, ConnectionError())
+    clock.now = 5
+
+    async def probe() -> None:
+        with breaker.guard(transient):
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(probe())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert breaker.state is BreakerState.HALF_OPEN  # not closed by a call that never answered
+    breaker.allow()  # and another call may probe

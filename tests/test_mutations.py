@@ -3,6 +3,7 @@ one an operator adds in configuration, on real package files."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -141,3 +142,34 @@ def test_only_files_that_can_hold_the_resource_are_parsed_whatever_their_style()
     scaled = SHIPPED.apply(files, capacity_to="6", ratio=Decimal(2))
     assert yaml_of(scaled["web.yaml"])["spec"]["replicas"] == 6
     assert scaled["replacements.yaml"] == selector
+
+
+def test_from_zero_replicas_scale_but_fields_that_follow_a_ratio_cannot() -> None:
+    from rapp.domain import Action, Decision
+    from rapp.enact.desired import scale_package
+
+    files = {
+        "Kptfile": KPTFILE,
+        "deployment.yaml": DEPLOYMENT.replace("replicas: 2", "replicas: 0"),
+    }
+    up = Decision.new(Action.SCALE_OUT, "web", [], datetime(2026, 11, 24, tzinfo=UTC), "0", "2")
+    scaled = scale_package(files, up, SHIPPED)
+    assert yaml_of(scaled["deployment.yaml"])["spec"]["replicas"] == 2
+    slice_files = {"Kptfile": KPTFILE, "slice.yaml": SLICE.replace("100M", "0")}
+    mutations = Mutations(
+        NephioSettings.model_validate(
+            {
+                "mutations": [
+                    {
+                        "name": "slice-bandwidth",
+                        "resource": {"api_version": "example.com/v1", "kind": "SliceProfile"},
+                        "capacity": "spec.resources.bandwidth",
+                        "scaled": ["spec.resources.burst"],
+                    }
+                ]
+            }
+        ).mutations
+    )
+    grow = Decision.new(Action.SCALE_OUT, "s", [], datetime(2026, 11, 24, tzinfo=UTC), "0", "100M")
+    with pytest.raises(PackageError, match="cannot scale"):
+        scale_package(slice_files, grow, mutations)

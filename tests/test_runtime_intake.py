@@ -477,17 +477,18 @@ async def carry(
     monkeypatch.setattr(decider.enactor, "capacity", lambda target, fallback: fallback)
     rop = T0 + pd.Timedelta(days=len(decider.journal.decisions(limit=1000)))  # fresh ids
     wave = [decision(i, rop) for i in range(8)]
-    decider._journal(wave, [Verdict(d.id, True, ("ok",), "test") for d in wave], [])
     now = {d.id for d in decider.rollout.split(wave, rop)}
+    held = [d for d in wave if d.id not in now]
+    verdicts = [Verdict(d.id, True, ("ok",), "test") for d in wave]
+    decider._journal(wave, verdicts, [], {d.id for d in held})
+    # Held decisions are journalled held from the start, never pending.
+    assert {decider.journal.outcome(d.id).state for d in held} == {OutcomeState.HELD}
     for d in wave:
         if d.id in now:  # the canary, enacted
             decider.journal.record_outcome(Outcome(d.id, OutcomeState.ENACTED, detail="test"))
         else:
-            await decider._hold(d)
+            decider.capacity[d.target] = d.capacity_to  # as decide() does for a held one
     [pending] = decider.rollout.waves_
-    held = [d for d in wave if d.id not in now]
-    assert {decider.journal.outcome(d.id).state for d in held} == {OutcomeState.HELD}
-    assert all(decider.capacity[d.target] == "10G" for d in held)
     # Judged against a history around T0 (the wave was cut on a later day, for fresh ids).
     decider.rollout.waves_ = [Wave(T0, pending.canary, pending.held)]
     state, _ = history(cells(pending.canary), cells(pending.held), canary_after=canary_after)

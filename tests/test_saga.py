@@ -313,3 +313,10 @@ def test_an_open_circuit_makes_decisions_wait_and_they_go_through_after(world):
     assert breaker.state.value == "closed"
     left = httpx.get(f"{world.a1pms}/admin/faults").json()["faults"]
     assert sum(f["count"] for f in left) == 0
+
+
+def test_a_pending_decision_started_in_shadow_mode_touches_no_peer(world):
+    outcome = enact(world.enactor(EnactSettings(mode="shadow")), decision())
+    assert (outcome["state"], outcome["detail"]) == ("shadow", "shadow mode: not enacted")
+    assert a1_policy(world.a1pms, f"rapp-{TARGET}") is None
+    assert tags_of(world.repo, TARGET) == [f"{TARGET}/v1"]

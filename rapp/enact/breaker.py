@@ -11,6 +11,8 @@ replica's load and costs nothing to lose in a crash.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -108,11 +110,15 @@ class CircuitBreaker:
         self.allow()
         try:
             yield
-        except BaseException as exc:
-            if is_transient(exc):
-                self.failed()
-            else:
+        except (asyncio.CancelledError, GeneratorExit):
+            with self._lock:
+                self._probing = False  # no answer either way: let another call probe
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
                 self.succeeded()  # a refusal is an answer: the peer is up
+            elif not _counted(exc):
+                self.failed()
             raise
         self.succeeded()
 
@@ -122,3 +128,14 @@ class CircuitBreaker:
         if self._clock() - self._opened_at >= self.cooldown_s:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
+
+
+def _counted(exc: BaseException) -> bool:
+    """Whether this failure was counted already: one failed call to the peer can reach several
+    callers (a grouped git push fails every publish in it), and must count once."""
+    if getattr(exc, "_rapp_breaker_counted", False):
+        return True
+    # An exception type with __slots__ cannot be marked: it counts each time.
+    with contextlib.suppress(AttributeError):
+        exc._rapp_breaker_counted = True  # type: ignore[attr-defined]
+    return False

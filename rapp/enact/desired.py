@@ -86,7 +86,9 @@ def scale_package(
             f"{decision.target} holds {current}, "
             f"but the decision was planned from {decision.capacity_from}"
         )
-    return mutations.apply(files, capacity_to=decision.capacity_to, ratio=want / planned_from)
+    # From zero there is no ratio: fields that scale with it cannot follow (replicas can).
+    ratio = want / planned_from if planned_from else None
+    return mutations.apply(files, capacity_to=decision.capacity_to, ratio=ratio)
 
 
 def package_store(settings: NephioSettings) -> PackageStore:

@@ -53,7 +53,7 @@ class Mutations:
         return str(_get(res, mutation.capacity, mutation.resource))
 
     def apply(
-        self, files: Mapping[str, str], *, capacity_to: str, ratio: Decimal
+        self, files: Mapping[str, str], *, capacity_to: str, ratio: Decimal | None
     ) -> dict[str, str]:
         """``files`` with the capacity field set to ``capacity_to``, the ``scaled`` fields
         multiplied by ``ratio`` and the copies refreshed; only touched files are re-written."""
@@ -63,7 +63,10 @@ class Mutations:
         touched = {file}
         current = _get(res, mutation.capacity, mutation.resource)
         _set(res, mutation.capacity, _like(current, parse_quantity(capacity_to), capacity_to))
+        if mutation.scaled and ratio is None:
+            raise PackageError(f"{mutation.name}: cannot scale {mutation.scaled} from zero")
         for path in mutation.scaled:
+            assert ratio is not None
             value = _get(res, path, mutation.resource)
             _set(res, path, _like(value, parse_quantity(str(value)) * ratio))
         for copy in mutation.copies:

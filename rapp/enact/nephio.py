@@ -134,6 +134,9 @@ class GitPackageRepo:
             self._sync()
             return self._find(package, workspace)
 
+    def close(self) -> None:
+        """Nothing held open between calls: git runs a process per command."""
+
     def abandon(self, package: str, workspace: str) -> bool:
         """Nothing to clean up: a revision is pushed with its tag in one atomic push, or not
         at all, and the local clone holds no drafts. (Porch's writer deletes its draft.)"""
@@ -199,6 +202,7 @@ class GitPackageRepo:
                     return
                 time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))
         except PublishError as exc:
+            todo = [r for r in todo if not r.done]  # some ended in the round (found, refused)
             if len(todo) > 1 and not exc.transient:
                 for r in todo:  # find which one the remote refuses: the others go through
                     self._publish_all([r])
@@ -208,7 +212,8 @@ class GitPackageRepo:
             return
         except Exception as exc:  # a git failure outside any one request: all of them fail
             for r in todo:
-                r.fail(exc)
+                if not r.done:
+                    r.fail(exc)
             return
         for r in todo:
             r.fail(

@@ -134,6 +134,8 @@ class PorchPackages:
             draft = None
         if draft is None:
             draft = self._create_draft(package, workspace, _name(latest))
+            if _source(draft) != _name(latest):  # the stale one could not be deleted
+                raise PublishError(f"stale draft {_name(draft)} still in the way", transient=True)
         name = _name(draft)
         try:
             self._wait_ready(name)
@@ -148,6 +150,12 @@ class PorchPackages:
                 raise PackageError(f"no change to {package}")
             return _revision(latest)
         self._transition(name, "Proposed", subresource="")
+        now = self._latest_of(package)
+        if now is not None and _name(now) != _name(latest):
+            # Someone published while we drafted: approving would undo their revision. Drop
+            # ours; the step's retry cuts a new draft from theirs and applies the edit again.
+            self._discard(name)
+            raise PublishError(f"{package} moved on to {_name(now)} while drafting", transient=True)
         published = self._transition(name, "Published", subresource="/approval")
         revision = _spec(published).get("revision")
         log.info("published %s revision %s (%s)", package, revision, message)

@@ -47,7 +47,10 @@ class Registration:
                 self._settings.service_id,
                 self._settings.keepalive_s,
             )
-            self.problems = await self._discover(a1)
+            try:
+                self.problems = await self._discover(a1)
+            except Exception as exc:  # registered: a failed look-around must not undo that
+                self.problems = [f"could not list the A1-PMS's RICs: {exc}"]
         for problem in self.problems:
             log.error("A1 discovery: %s; decisions for it will fail until this is fixed", problem)
 

@@ -130,6 +130,11 @@ class Enactor(DBOSConfiguredInstance):
         }
         super().__init__(name)
 
+    def close(self) -> None:
+        """Release the package writer's threads and connections (after DBOS is shut down)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._packages.close()
+
     @property
     def packages(self) -> PackageStore:
         return self._packages
@@ -188,6 +193,8 @@ class Enactor(DBOSConfiguredInstance):
         policy = a1_policy_for(d, self._a1)
         if mode == "dry-run":
             outcome = await self._rehearse(d, policy)
+        elif mode == "shadow":  # e.g. a pending decision re-queued after a switch to shadow
+            outcome = Outcome(d.id, OutcomeState.SHADOW, detail="shadow mode: not enacted")
         else:
             outcome = await self._run(d, policy)
         await self._record(outcome.to_dict())
@@ -241,7 +248,10 @@ class Enactor(DBOSConfiguredInstance):
         tag = published["tag"]
         refused = await self._verify(d, policy.policy_id, published["capacity"])
         if refused is not None:
-            reverted = await self._revert_package(d, tag)
+            if published.get("ours", True):
+                reverted = await self._revert_package(d, tag)
+            else:  # never revert another writer's revision
+                reverted = f"the package held {d.capacity_to} already: nothing to revert"
             return await self._undo(d, policy, previous, f"{refused}; {reverted}")
         return Outcome(
             d.id,
@@ -258,10 +268,11 @@ class Enactor(DBOSConfiguredInstance):
             status = await self._read_status(policy_id)
             if held is None:  # an earlier try published it: read what it holds
                 held = await self._read_capacity(d.target)
+            took = parse_quantity(held) == parse_quantity(d.capacity_to)
         except Exception as exc:
             log.warning("decision %s not verified: %s", d.id, exc)
             return None
-        if parse_quantity(held) != parse_quantity(d.capacity_to):
+        if not took:
             return f"{d.target} holds {held} after the revision, not {d.capacity_to}"
         return not_enforced(status)
 
@@ -272,6 +283,10 @@ class Enactor(DBOSConfiguredInstance):
             wait = self._nephio.outage_wait_s
             revert = await self._patiently(d.id, self._publish, d.to_dict(), True, wait_s=wait)
         except Exception as exc:
+            try:
+                await self._abandon(d.to_dict(), True)
+            except Exception as left:
+                log.warning("decision %s left an unpublished revert draft: %s", d.id, left)
             return f"revision {tag} NOT reverted, needs an operator: {exc}"
         return f"revision {tag} reverted by {revert['tag']}"
 
@@ -402,9 +417,18 @@ class Enactor(DBOSConfiguredInstance):
                 if_unchanged="latest",
             )
         # What the revision holds, as published (after Porch's render): the verification
-        # reads it here rather than fetching the package again.
-        held = self._mutations.read(revision.files) if revision.files is not None else None
-        return {"tag": revision.tag, "capacity": held}
+        # reads it here rather than fetching the package again. The revision is out: a body
+        # that cannot be read must not fail the step now.
+        held = None
+        if revision.files is not None:
+            try:
+                held = self._mutations.read(revision.files)
+            except PackageError as exc:
+                log.warning(
+                    "revision %s published, its capacity not readable: %s", revision.tag, exc
+                )
+        # Not ours when the package held the capacity already: the latest is someone else's.
+        return {"tag": revision.tag, "capacity": held, "ours": revision.workspace == workspace}
 
     @DBOS.step(name="rapp.nephio.read", **_NEPHIO_STEP)
     async def _read_capacity(self, target: str) -> str:
@@ -413,11 +437,12 @@ class Enactor(DBOSConfiguredInstance):
         return self._mutations.read(files)
 
     @DBOS.step(name="rapp.nephio.abandon", **_NEPHIO_STEP)
-    async def _abandon(self, decision: dict[str, Any]) -> bool:
+    async def _abandon(self, decision: dict[str, Any], revert: bool = False) -> bool:
         """Remove what an unfinished publish left (a Porch draft), so nothing is orphaned."""
         d = Decision.from_dict(decision)
+        workspace = f"rapp-{d.id}-revert" if revert else f"rapp-{d.id}"
         with self._guard_nephio():
-            return await self._in_pool(self._packages.abandon, d.target, f"rapp-{d.id}")
+            return await self._in_pool(self._packages.abandon, d.target, workspace)
 
     @DBOS.step(name="rapp.nephio.plan", **_NEPHIO_STEP)
     async def _plan(self, decision: dict[str, Any]) -> str:
