@@ -70,11 +70,8 @@ class Rollout:
         self.canary_rops = canary_rops
         self.kpis: dict[str, Better] = dict(kpis or {"thp_dl": "higher"})
         self.tolerance = tolerance
-        self.waves_: list[Wave] = []
-
-    @property
-    def held_(self) -> list[Decision]:
-        return [d for w in self.waves_ for d in w.held]
+        self.waves: list[Wave] = []
+        """Waves whose canary is out and not yet judged, oldest first."""
 
     def split(self, decisions: list[Decision], rop: pd.Timestamp) -> list[Decision]:
         """The decisions to enact now: all of them, or the canary of a wave (the rest held)."""
@@ -84,14 +81,14 @@ class Rollout:
         ranked = sorted(scaling, key=lambda d: hashlib.sha256(d.id.encode()).digest())
         n = max(1, int(len(ranked) * self.canary_fraction))
         canary, held = ranked[:n], ranked[n:]
-        self.waves_.append(Wave(rop, tuple(canary), tuple(held)))
+        self.waves.append(Wave(rop, tuple(canary), tuple(held)))
         log.info("rollout at %s: %d canary, %d held", rop.isoformat(), len(canary), len(held))
         return [d for d in decisions if not d.action.scales] + canary
 
     def due(self, rop: pd.Timestamp, granularity: pd.Timedelta) -> list[Wave]:
         """Waves whose canary has run ``canary_rops`` ROPs by ``rop``; removed from the held."""
-        ready = [w for w in self.waves_ if rop - w.rop >= granularity * self.canary_rops]
-        self.waves_ = [w for w in self.waves_ if w not in ready]
+        ready = [w for w in self.waves if rop - w.rop >= granularity * self.canary_rops]
+        self.waves = [w for w in self.waves if w not in ready]
         return ready
 
     def judge(self, wave: Wave, state: CellState, rop: pd.Timestamp) -> Judgement:

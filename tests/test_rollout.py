@@ -46,7 +46,7 @@ def test_a_wave_sends_a_canary_and_holds_the_rest_and_heals_are_never_held() -> 
     assert heal in now
     canary = [d for d in now if d.action.scales]
     assert len(canary) == 2
-    [wave] = rollout.waves_
+    [wave] = rollout.waves
     assert [d.id for d in wave.canary] == [d.id for d in canary]
     assert {d.id for d in wave.held} == {d.id for d in scaling} - {d.id for d in canary}
     # The same ROP replayed picks the same canary.
@@ -57,7 +57,7 @@ def test_a_small_wave_goes_out_whole() -> None:
     rollout = Rollout(min_wave=4)
     small = [decision(i) for i in range(3)]
     assert rollout.split(small, T0) == small
-    assert rollout.waves_ == []
+    assert rollout.waves == []
 
 
 def test_a_wave_is_due_after_its_canary_rops() -> None:
@@ -66,7 +66,7 @@ def test_a_wave_is_due_after_its_canary_rops() -> None:
     assert rollout.due(T0 + 3 * GRAN, GRAN) == []
     [wave] = rollout.due(T0 + 4 * GRAN, GRAN)
     assert wave.rop == T0
-    assert rollout.waves_ == []  # handed over once
+    assert rollout.waves == []  # handed over once
 
 
 @pytest.fixture

@@ -488,9 +488,9 @@ async def carry(
             decider.journal.record_outcome(Outcome(d.id, OutcomeState.ENACTED, detail="test"))
         else:
             decider.capacity[d.target] = d.capacity_to  # as decide() does for a held one
-    [pending] = decider.rollout.waves_
+    [pending] = decider.rollout.waves
     # Judged against a history around T0 (the wave was cut on a later day, for fresh ids).
-    decider.rollout.waves_ = [Wave(T0, pending.canary, pending.held)]
+    decider.rollout.waves = [Wave(T0, pending.canary, pending.held)]
     state, _ = history(cells(pending.canary), cells(pending.held), canary_after=canary_after)
     await decider._advance_rollout(state, T0 + 4 * GRAN)
     return started, pending
