@@ -20,14 +20,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from simulators.a1pms.admin import ADMIN_TAG, admin_router
@@ -36,10 +33,10 @@ from simulators.a1pms.faults import FaultMiddleware, FaultQueue
 from simulators.a1pms.problem import Problem
 from simulators.a1pms.registry import Registry
 from simulators.a1pms.v2 import V2_BASE_PATH, V2_TAG, v2_router
+from simulators.problems import answer_problems
 
 __all__ = ["BASE_PATH", "create_app"]
 
-PROBLEM_JSON = "application/problem+json"
 
 # Any JSON at all: the registry checks the shape itself, so its 400s say what the spec expects.
 JsonBody = Annotated[Any, Body()]
@@ -78,7 +75,7 @@ def create_app(
     app.state.faults = FaultQueue()
     app.include_router(_router())
     app.include_router(admin_router())
-    _answer_problems(app)
+    answer_problems(app)
 
     v2 = FastAPI(
         title="A1-PMS simulator: v2 API",
@@ -90,16 +87,9 @@ def create_app(
     )
     v2.state.registry = registry
     v2.include_router(v2_router())
-    _answer_problems(v2)
+    answer_problems(v2)
     app.mount(V2_BASE_PATH, v2)
     return app
-
-
-def _answer_problems(app: FastAPI) -> None:
-    """Every error as an RFC 7807 problem, FastAPI's and Starlette's own included."""
-    app.add_exception_handler(Problem, _on_problem)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
 
 
 A1PMS_TAG = {"name": "A1-PMS", "description": "The A1-PMS v3 API (pms-api-v3.yaml)."}
@@ -120,36 +110,6 @@ async def _supervise(registry: Registry, interval: float) -> None:
         except Exception:
             # One bad sweep must not end supervision for the rest of the run.
             log.exception("keepalive supervision failed")
-
-
-def _problem_response(problem: Problem, request: Request) -> JSONResponse:
-    return JSONResponse(
-        problem.to_dict(instance=request.url.path),
-        status_code=problem.status,
-        media_type=PROBLEM_JSON,
-    )
-
-
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Problem)
-    return _problem_response(exc, request)
-
-
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    details = "; ".join(
-        f"{'/'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
-        for err in exc.errors()
-    )
-    return _problem_response(Problem(400, f"Malformed request: {details}"), request)
-
-
-async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    response = _problem_response(Problem(exc.status_code, detail), request)
-    response.headers.update(exc.headers or {})
-    return response
 
 
 def _only_query(*allowed: str) -> Callable[[Request], None]:

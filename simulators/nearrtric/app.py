@@ -11,22 +11,19 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simulators.nearrtric.admin import admin_router
 from simulators.nearrtric.faults import A1P_PATH, FaultQueue
-from simulators.nearrtric.ric import TYPES_DIR, A1Problem, NearRtRic, load_types
+from simulators.nearrtric.ric import TYPES_DIR, NearRtRic, load_types
+from simulators.problems import Problem, answer_problems, problem_response
 
 __all__ = ["A1P_PATH", "create_app"]
 
-PROBLEM_JSON = "application/problem+json"
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +46,7 @@ def create_app(types_dir: Path = TYPES_DIR, *, max_policies: int | None = None) 
     app.include_router(_router())
     app.include_router(admin_router())
     app.middleware("http")(_apply_faults)
-    app.add_exception_handler(A1Problem, _on_problem)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    answer_problems(app)
 
     @app.get("/healthz", tags=["admin"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -72,38 +67,8 @@ async def _apply_faults(
         await asyncio.sleep(fault.spec.delay_s)
     if fault.spec.status is None:
         return await call_next(request)
-    problem = A1Problem(fault.spec.status, "Injected by the Near-RT RIC simulator's admin API")
-    return _problem_response(problem, request)
-
-
-def _problem_response(problem: A1Problem, request: Request) -> JSONResponse:
-    return JSONResponse(
-        problem.to_dict(instance=request.url.path),
-        status_code=problem.status,
-        media_type=PROBLEM_JSON,
-    )
-
-
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, A1Problem)
-    return _problem_response(exc, request)
-
-
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    details = "; ".join(
-        f"{'/'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
-        for err in exc.errors()
-    )
-    return _problem_response(A1Problem(400, f"Malformed request: {details}"), request)
-
-
-async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    response = _problem_response(A1Problem(exc.status_code, detail), request)
-    response.headers.update(exc.headers or {})
-    return response
+    problem = Problem(fault.spec.status, "Injected by the Near-RT RIC simulator's admin API")
+    return problem_response(problem, request)
 
 
 def _ric(request: Request) -> NearRtRic:
@@ -117,7 +82,7 @@ async def _json_body(request: Request) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        raise A1Problem(400, "The policy object is missing or not JSON") from None
+        raise Problem(400, "The policy object is missing or not JSON") from None
 
 
 def _router() -> APIRouter:

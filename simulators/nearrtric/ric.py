@@ -3,7 +3,7 @@
 The rules follow ``ORAN_A1-p_V2.0.0_api.yaml`` and, where it is silent, the O-RAN SC A1
 simulator (STD_2.0.0) that real A1-PMS deployments are tested against: a policy id is unique
 across types, a policy object must satisfy its type's ``policySchema``, and an unknown type is 404
-on every path below it. HTTP lives in ``app.py``; this module only raises ``A1Problem`` so the
+on every path below it. HTTP lives in ``app.py``; this module only raises ``Problem`` so the
 rules can be tested without a server.
 """
 
@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import best_match
+
+from simulators.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -25,27 +26,6 @@ TYPES_DIR = Path(__file__).resolve().parent / "types"
 
 # What a RIC reports for a policy it accepted, until the admin API says otherwise.
 DEFAULT_STATUS: dict[str, Any] = {"enforceStatus": "ENFORCED"}
-
-
-class A1Problem(Exception):
-    """An RFC 7807 ProblemDetails answer: the one way the rules say no."""
-
-    def __init__(self, status: int, detail: str, *, title: str | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title or _phrase(status)
-        self.detail = detail
-
-    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if instance:
-            body["instance"] = instance
-        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +105,7 @@ class NearRtRic:
         try:
             loaded = PolicyType.from_definition(type_id, definition)
         except ValueError as e:
-            raise A1Problem(400, str(e)) from None
+            raise Problem(400, str(e)) from None
         created = type_id not in self._types
         self._types[type_id] = loaded
         log.info("policy type %s %s", type_id, "added" if created else "replaced")
@@ -134,7 +114,7 @@ class NearRtRic:
     def delete_type(self, type_id: str) -> None:
         self._type(type_id)
         if any(p.type_id == type_id for p in self._policies.values()):
-            raise A1Problem(409, f"Policy type {type_id} still has policies")
+            raise Problem(409, f"Policy type {type_id} still has policies")
         del self._types[type_id]
         log.info("policy type %s removed", type_id)
 
@@ -142,7 +122,7 @@ class NearRtRic:
         try:
             return self._types[type_id]
         except KeyError:
-            raise A1Problem(404, f"The policy type does not exist: {type_id}") from None
+            raise Problem(404, f"The policy type does not exist: {type_id}") from None
 
     # --- policies ---------------------------------------------------------------------------
 
@@ -160,18 +140,18 @@ class NearRtRic:
         """Create or replace a policy; True when it was created."""
         policy_type = self._type(type_id)
         if not isinstance(body, dict):
-            raise A1Problem(400, "The policy object must be a JSON object")
+            raise Problem(400, "The policy object must be a JSON object")
         error = best_match(policy_type.validator.iter_errors(body))
         if error is not None:
-            raise A1Problem(400, f"Policy does not match the schema of {type_id}: {_say(error)}")
+            raise Problem(400, f"Policy does not match the schema of {type_id}: {_say(error)}")
         existing = self._policies.get(policy_id)
         if existing is not None and existing.type_id != type_id:
-            raise A1Problem(
+            raise Problem(
                 409, f"Policy id {policy_id} is already used by policy type {existing.type_id}"
             )
         full = self._max_policies is not None and len(self._policies) >= self._max_policies
         if existing is None and full:
-            raise A1Problem(507, f"No room for more than {self._max_policies} policies")
+            raise Problem(507, f"No room for more than {self._max_policies} policies")
         self._policies[policy_id] = Policy(type_id, policy_id, body, notification_destination)
         log.info("policy %s (%s) %s", policy_id, type_id, "updated" if existing else "created")
         return existing is None
@@ -198,7 +178,7 @@ class NearRtRic:
             checker = self._types[policy.type_id].status_validator
             error = best_match(checker.iter_errors(status)) if checker else None
             if error is not None:
-                raise A1Problem(400, f"Status does not match the statusSchema: {_say(error)}")
+                raise Problem(400, f"Status does not match the statusSchema: {_say(error)}")
         self._statuses[policy_id] = dict(status)
         log.info("policy %s: status is now %s", policy_id, status)
         return policy.notification_destination if policy else None
@@ -214,16 +194,8 @@ class NearRtRic:
         self._type(type_id)
         policy = self._policies.get(policy_id)
         if policy is None or policy.type_id != type_id:
-            raise A1Problem(404, f"The requested policy does not exist: {policy_id}")
+            raise Problem(404, f"The requested policy does not exist: {policy_id}")
         return policy
-
-
-def _phrase(status: int) -> str:
-    # An injected fault may use a status Python has no name for (e.g. 499).
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def _say(error: jsonschema.ValidationError) -> str:
