@@ -8,10 +8,10 @@ read its status back, publish the NF package revision to git (or through Porch, 
 ``--writer porch``), journal the outcome. The peers are the simulators with no delay: the
 A1-PMS simulator in its own process on 127.0.0.1 (its CPU is not the benchmark's), a bare git
 repository seeded with ``--targets`` NF packages at 5G and, for Porch, the Porch simulator over
-it in its own process. The decisions are spread over the targets, ROPs 15 minutes apart per target, each step
-of a 5G -> 10G -> 20G -> 10G ... ladder, so every target's queue runs them in order and every
-one is valid when its turn comes. The journal is SQLite in both rows: only DBOS's system
-database changes.
+it in its own process. The decisions are spread over the targets, ROPs 15 minutes apart per
+target, each step of a 5G -> 10G -> 20G -> 10G ... ladder, so every target's queue runs them in
+order and every one is valid when its turn comes. The journal is SQLite in both rows: only
+DBOS's system database changes.
 
 Per database (each in its own child process, so DBOS is launched once per process):
 

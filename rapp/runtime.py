@@ -307,5 +307,5 @@ class Runtime:
         await asyncio.to_thread(self.decode_pool.close)
         if self._checks["enactor"]:
             await asyncio.to_thread(shutdown)
-        self.decider.enactor.close()
+        await self.decider.enactor.aclose()
         self.journal.close()

@@ -7,18 +7,42 @@ replayed workflow must compute the same objects as the first run.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
 
 from rapp.config import A1Settings, NephioSettings
 from rapp.domain import PRB_UTIL_DL, Action, Decision
 from rapp.enact.a1 import A1Policy
 from rapp.enact.mutations import Mutations
-from rapp.enact.nephio import GitPackageRepo
+from rapp.enact.nephio import GitPackageRepo, PackageRevision
 from rapp.enact.porch import PorchPackages
 from rapp.quantity import parse_quantity
 
-PackageStore = GitPackageRepo | PorchPackages
-"""Where NF packages are read and published; both have the same methods."""
+
+class PackageStore(Protocol):
+    """Where NF packages are read and published: ``GitPackageRepo`` or ``PorchPackages``."""
+
+    def packages(self) -> list[str]: ...
+
+    def read(self, package: str) -> dict[str, str]: ...
+
+    def latest_revision(self, package: str) -> PackageRevision | None: ...
+
+    def find_revision(self, package: str, workspace: str) -> PackageRevision | None: ...
+
+    def publish(
+        self,
+        package: str,
+        workspace: str,
+        mutate: Callable[[dict[str, str]], dict[str, str]],
+        *,
+        message: str = "",
+        if_unchanged: Literal["raise", "latest"] = "raise",
+    ) -> PackageRevision: ...
+
+    def abandon(self, package: str, workspace: str) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class StaleDecision(Exception):

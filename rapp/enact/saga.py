@@ -130,8 +130,14 @@ class Enactor(DBOSConfiguredInstance):
         }
         super().__init__(name)
 
-    def close(self) -> None:
-        """Release the package writer's threads and connections (after DBOS is shut down)."""
+    async def aclose(self) -> None:
+        """Release the A1 connections of this event loop, the package writer's threads and its
+        connections (after DBOS is shut down; clients of a loop already gone go with it)."""
+        loop = asyncio.get_running_loop()
+        for client_loop, client in list(self._clients.items()):
+            if client_loop is loop:
+                await client.aclose()
+        self._clients.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._packages.close()
 
