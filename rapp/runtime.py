@@ -93,8 +93,14 @@ class Runtime:
         """
         await asyncio.to_thread(launch, self.settings.enact)
         self._checks["enactor"] = True
+        nephio = self.settings.nephio
+        packages = (
+            f"Porch at {redact_url(nephio.porch.url)}"
+            if nephio.writer == "porch"
+            else f"Nephio repository {redact_url(nephio.remote)}"
+        )
         await until_up(
-            f"Nephio repository {redact_url(self.settings.nephio.remote)}",
+            packages,
             self.decider.read_capacity,
             lambda exc: isinstance(exc, PublishError) and exc.transient,
         )

@@ -35,15 +35,19 @@ class Registration:
         """Policies put back after the service was found gone, since start."""
         self.problems: list[str] = []
         """What discovery found wrong with the configured RIC and policy types."""
+        self._api = settings.api
+        """The API version: as configured until the first registration found it out, so
+        later keepalives do not probe again."""
 
     async def register(self) -> None:
         async with self._client() as a1:
             await a1.register_service(
                 self._settings.service_id, keepalive_s=self._settings.keepalive_s
             )
+            self._api = await a1.api()
             log.info(
                 "registered at the A1-PMS (%s API) as %s (keepalive interval %d s)",
-                await a1.api(),
+                self._api,
                 self._settings.service_id,
                 self._settings.keepalive_s,
             )
@@ -106,6 +110,4 @@ class Registration:
         return True
 
     def _client(self) -> A1Client:
-        return A1Client(
-            self._settings.url, timeout=self._settings.timeout_s, api=self._settings.api
-        )
+        return A1Client(self._settings.url, timeout=self._settings.timeout_s, api=self._api)
