@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d
 
 # opa-golib-python-bindings is the real OPA (its Go library), the reference the embedded Rego
 # engine is tested against: its wheel declares Python 3.14 but runs on 3.11, hence the flags.
+# helm-sdkpy is Helm's own Go library (the chart is linted with it); it declares Python 3.12 and
+# runs on 3.11 the same way.
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "rapp needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python \
-		opa-golib-python-bindings==0.4.4
+		opa-golib-python-bindings==0.4.4 helm-sdkpy==0.1.32
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
