@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from rapp.domain import PRB_UTIL_DL
+from rapp.sme import A1PMS_API, ICS_API
 from rapp.telemetry.fetch import AllowList, parse_host_entry
 
 
@@ -157,6 +158,37 @@ class IcsSettings(BaseModel):
     )
     source_names: list[str] = Field(default_factory=list)
     timeout_s: float = 10.0
+    delete_on_stop: bool = True
+    """Delete the info-job on a clean stop. Set False where several replicas share it: one
+    replica's stop would end PM delivery for all."""
+
+
+class SmeSettings(BaseModel):
+    """Finding the A1-PMS and ICS through the Non-RT RIC's Service Management and Exposure
+    (CAPIF discovery). The rApp Manager sets ``app_id`` and ``discovery_endpoint`` when it
+    deploys the rApp (Helm values ``environment.appId``, ``environment.smeDiscoveryEndpoint``);
+    unset, or when discovery fails, the static ``a1.url`` and ``ics.url`` are used."""
+
+    discovery_endpoint: str | None = None
+    """The CAPIF discover-service resource, e.g.
+    ``http://servicemanager.nonrtric:8095/service-apis/v1/allServiceAPIs`` (``http://`` is
+    assumed when the scheme is left out, as the rApp Manager passes it)."""
+    app_id: str | None = None
+    """The rApp instance id; the invoker id asked about is ``api_invoker_id_<app_id>``."""
+    invoker_id: str | None = None
+    """The CAPIF ``api-invoker-id`` to discover as, when not derived from ``app_id``."""
+    a1pms_api: str = A1PMS_API
+    ics_api: str = ICS_API
+    """The ``apiName``\\ s the platform publishes the A1-PMS and ICS under."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    wait_s: float = Field(default=60.0, ge=0)
+    """How long start-up waits for an SME that is down before it falls back to static URLs."""
+
+    @property
+    def api_invoker_id(self) -> str | None:
+        if self.invoker_id:
+            return self.invoker_id
+        return f"api_invoker_id_{self.app_id}" if self.app_id else None
 
 
 class A1Settings(BaseModel):
@@ -173,6 +205,15 @@ class A1Settings(BaseModel):
     """The type of the A1 policies asking the Near-RT RIC to heal cells."""
     service_id: str = "rapp"
     timeout_s: float = 10.0
+    token_file: Path | None = None
+    """A bearer token sent with every A1-PMS request (a mounted Secret; read at each call, so
+    a rotated token is picked up without a restart)."""
+    ca_file: Path | None = None
+    """CA bundle the A1-PMS's certificate is checked against; None uses the system's."""
+    deregister_on_stop: bool = True
+    """Delete the rApp's A1-PMS service on a clean stop, and with it the policies the service
+    owns: guidance does not outlive the rApp. Set False where several replicas share the
+    service (one replica's stop would drop everyone's policies until the next keepalive)."""
     keepalive_s: int = Field(default=60, ge=0)
     """The service's keepAliveIntervalSeconds at the A1-PMS: silent that long, the A1-PMS
     deletes the service and its policies (the rApp calls keepalive every third of it, and puts
@@ -455,6 +496,7 @@ class Settings(BaseSettings):
     ves: VesSettings = Field(default_factory=VesSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
     ics: IcsSettings = Field(default_factory=IcsSettings)
+    sme: SmeSettings = Field(default_factory=SmeSettings)
     a1: A1Settings = Field(default_factory=A1Settings)
     nephio: NephioSettings = Field(default_factory=NephioSettings)
     topology: TopologySettings = Field(default_factory=TopologySettings)
@@ -468,6 +510,9 @@ class Settings(BaseSettings):
     enact: EnactSettings = Field(default_factory=EnactSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     log_level: str = "INFO"
+    stop_timeout_s: float = Field(default=20.0, ge=0)
+    """How long SIGTERM waits for the batch in hand to be decided and committed before the
+    process stops anyway; keep it well inside the pod's terminationGracePeriodSeconds."""
 
     @classmethod
     def settings_customise_sources(

@@ -4,9 +4,11 @@ peer that refuses us (bad credentials, a wrong URL) stops the process at once.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
 from typing import TypeVar
 
+import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
 log = logging.getLogger("rapp.runtime")
@@ -39,3 +41,15 @@ async def until_up(
         with try_:
             return await attempt()
     raise AssertionError("unreachable: AsyncRetrying either returns or raises")
+
+
+class TokenFile(httpx.Auth):
+    """``Authorization: Bearer`` from a file read at every request: a mounted Secret or a
+    projected service-account token is rotated on disk, and the next call uses the new one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = f"Bearer {self.path.read_text('utf-8').strip()}"
+        yield request

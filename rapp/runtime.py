@@ -303,15 +303,31 @@ class Runtime:
                     self.state.granularity_s if self.state else "?",
                 )
 
+    async def drain(self, timeout_s: float) -> None:
+        """Let the batch in hand be decided and its offsets committed, then keep state so no
+        other starts: a stop then leaves no half-decided ROP for the next start to redo.
+        Enactments already started are durable and resume at the next start."""
+        try:
+            await asyncio.wait_for(self._accepting.acquire(), timeout_s)
+        except TimeoutError:
+            log.warning(
+                "stopping mid-batch after %.0f s: its records are read again at the next start",
+                timeout_s,
+            )
+
     async def aclose(self) -> None:
-        """Stop side tasks, deregister from ICS, shut DBOS down, close the journal."""
+        """Stop side tasks, leave ICS and the A1-PMS (unless told not to), shut DBOS down,
+        close the journal."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._ics_registered:
+        if self._ics_registered and self.settings.ics.delete_on_stop:
             await intake.deregister_ics(self.settings)
         await asyncio.to_thread(self.decode_pool.close)
         if self._checks["enactor"]:
             await asyncio.to_thread(shutdown)
+        # After the enactor stops: no enactment may write a policy the deletion would miss.
+        if self._checks["a1pms"] and self.settings.a1.deregister_on_stop:
+            await self.registration.deregister()
         await self.decider.enactor.aclose()
         self.journal.close()

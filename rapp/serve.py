@@ -8,7 +8,7 @@ import signal
 
 import uvicorn
 
-from rapp import intake
+from rapp import intake, sme
 from rapp.api import create_app
 from rapp.api.ves import ves_router
 from rapp.config import Settings
@@ -19,6 +19,7 @@ log = logging.getLogger("rapp.runtime")
 
 async def serve(settings: Settings) -> None:
     """Run the loop and the API until SIGINT/SIGTERM; shut both down cleanly."""
+    settings = await sme.resolve(settings)  # the A1-PMS and ICS where SME says they are
     runtime = Runtime(settings)
     v = settings.ves
     app = create_app(
@@ -62,6 +63,8 @@ async def serve(settings: Settings) -> None:
         for task in done:
             if task.get_name() == "loop" and task.exception():
                 raise task.exception()  # type: ignore[misc]
+        log.info("stopping: finishing the batch in hand (up to %.0f s)", settings.stop_timeout_s)
+        await runtime.drain(settings.stop_timeout_s)
     finally:
         server.should_exit = True
         for task in tasks:

@@ -219,6 +219,36 @@ async def test_service_registration_and_keepalive(app: FastAPI, a1: A1Client) ->
     assert caught.value.problem["detail"] == "Service not found: stranger"
 
 
+async def test_deregistering_deletes_the_service_and_the_policies_it_owns(a1: A1Client) -> None:
+    await a1.register_service("rapp", keepalive_s=60)
+    await a1.put_policy(policy("mine"))
+    await a1.put_policy(policy("theirs", service_id="other"))
+    assert await a1.deregister_service("rapp") is True
+    with pytest.raises(A1Error) as caught:
+        await a1.keepalive("rapp")
+    assert caught.value.status == 404
+    assert await a1.list_policies() == ["theirs"]
+    assert await a1.deregister_service("rapp") is False  # already gone: not an error
+
+
+async def test_a_token_file_is_read_at_every_request(tmp_path: Path) -> None:
+    """A rotated Secret reaches the next call without a restart."""
+    token = tmp_path / "token"
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json={"success": True})
+
+    transport = httpx.MockTransport(handler)
+    async with A1Client("http://a1pms", api="v3", token_file=token, transport=transport) as a1:
+        token.write_text("first\n")
+        await a1.keepalive("rapp")
+        token.write_text("second")
+        await a1.keepalive("rapp")
+    assert seen == ["Bearer first", "Bearer second"]
+
+
 async def test_policy_status_is_read_back_as_the_ric_reports_it(
     app: FastAPI, api: Api, checks: dict[str, SpecCheck]
 ) -> None:

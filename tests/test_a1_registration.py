@@ -35,10 +35,12 @@ async def test_an_expired_service_is_registered_again_with_its_policies() -> Non
         return [GUIDANCE]
 
     with serve(app) as url:
-        registration = Registration(A1Settings(url=url, keepalive_s=1), in_force)
-        await registration.register()
         async with A1Client(url) as a1:
             await a1.put_policy(GUIDANCE)
+        registration = Registration(A1Settings(url=url, keepalive_s=1), in_force)
+        await registration.register()
+        assert registration.restored == 0  # the guidance was in place: nothing put back
+        asked.clear()
         assert await registration.beat() is False  # alive: nothing else happens
         assert asked == []
 
@@ -81,3 +83,33 @@ async def test_registration_discovers_a_wrong_ric_or_a_missing_policy_type(caplo
         assert untyped.problems == [
             "Near-RT RIC 'ric1' (AVAILABLE) does not support policy type 'RAPP_OTHER_1.0.0'"
         ]
+
+
+async def test_a_clean_stop_deletes_the_service_and_the_next_start_puts_guidance_back() -> None:
+    """Guidance does not outlive the rApp; and a restart (which deregistered on its way out)
+    does not leave the Near-RT RIC without it longer than the restart takes."""
+
+    async def in_force() -> list[A1Policy]:
+        return [GUIDANCE]
+
+    with serve(create_app()) as url:
+        first = Registration(A1Settings(url=url), in_force)
+        await first.register()
+        assert first.restored == 1  # a first start: the journal's guidance goes out
+        await first.deregister()
+        async with A1Client(url) as a1:
+            assert await a1.get_policy(GUIDANCE.policy_id) is None  # gone with the service
+            await first.deregister()  # already gone: logged, not raised
+            second = Registration(A1Settings(url=url), in_force)
+            await second.register()
+            assert second.restored == 1
+            assert await a1.get_policy(GUIDANCE.policy_id) == GUIDANCE.body
+
+
+async def test_a_failed_deregistration_is_logged_not_raised(caplog) -> None:
+    async def nothing() -> list[A1Policy]:
+        return []
+
+    registration = Registration(A1Settings(url="http://127.0.0.1:9", timeout_s=1), nothing)
+    await registration.deregister()
+    assert "could not delete A1-PMS service rapp" in caplog.text

@@ -72,6 +72,7 @@ class Wire(Protocol):
         self, service_id: str, keepalive_s: int, callback_url: str | None
     ) -> None: ...
     async def keepalive(self, service_id: str) -> None: ...
+    async def deregister_service(self, service_id: str) -> bool: ...
     async def policy_type(self, policy_type_id: str) -> dict[str, Any]: ...
     async def policy_type_ids(self, ric_id: str | None) -> list[str]: ...
     async def rics(self) -> list[RicInfo]: ...
@@ -105,6 +106,13 @@ class V3Wire:
     async def keepalive(self, service_id: str) -> None:
         path = f"{self.prefix}/services/{_seg(service_id)}/keepalive"
         expect(await self._http.put(path), 200)
+
+    async def deregister_service(self, service_id: str) -> bool:
+        response = await self._http.delete(f"{self.prefix}/services/{_seg(service_id)}")
+        if response.status_code == 404:
+            return False
+        expect(response, 204, 200)
+        return True
 
     async def policy_type(self, policy_type_id: str) -> dict[str, Any]:
         response = await self._http.get(f"{self.prefix}/policy-types/{_seg(policy_type_id)}")
@@ -193,6 +201,13 @@ class V2Wire:
     async def keepalive(self, service_id: str) -> None:
         path = f"{self.prefix}/services/{_seg(service_id)}/keepalive"
         expect(await self._http.put(path), 200)
+
+    async def deregister_service(self, service_id: str) -> bool:
+        response = await self._http.delete(f"{self.prefix}/services/{_seg(service_id)}")
+        if response.status_code == 404:
+            return False
+        expect(response, 204, 200)
+        return True
 
     async def policy_type(self, policy_type_id: str) -> dict[str, Any]:
         response = await self._http.get(f"{self.prefix}/policy-types/{_seg(policy_type_id)}")

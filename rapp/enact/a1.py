@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import httpx
 import jsonschema
@@ -28,6 +29,10 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
 from rapp.enact._a1_wire import A1Error, A1Policy, RicInfo, V2Wire, V3Wire, Wire, expect
+from rapp.peers import TokenFile
+
+if TYPE_CHECKING:
+    from rapp.config import A1Settings
 
 __all__ = ["A1Client", "A1Error", "A1Policy", "PolicyInvalid", "RicInfo", "is_transient"]
 
@@ -61,6 +66,8 @@ class A1Client:
         *,
         timeout: float = 10.0,
         api: Literal["auto", "v3", "v2"] = "auto",
+        token_file: Path | None = None,
+        ca_file: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if api not in ("auto", "v3", "v2"):
@@ -70,6 +77,8 @@ class A1Client:
             timeout=timeout,
             transport=transport,
             headers={"Accept": "application/json"},
+            auth=TokenFile(token_file) if token_file else None,
+            verify=str(ca_file) if ca_file else True,
         )
         self._wire: Wire | None = None
         if api == "v3":
@@ -79,6 +88,20 @@ class A1Client:
         self._probing = asyncio.Lock()
         self._validators: dict[str, Validator] = {}
         """Policy type id -> its compiled ``policySchema``: types do not change under an id."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: A1Settings, *, api: Literal["auto", "v3", "v2"] | None = None
+    ) -> A1Client:
+        """The client ``settings`` describe; ``api`` overrides the configured version (one
+        found out earlier, so it is not probed again)."""
+        return cls(
+            settings.url,
+            timeout=settings.timeout_s,
+            api=api or settings.api,
+            token_file=settings.token_file,
+            ca_file=settings.ca_file,
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -116,6 +139,11 @@ class A1Client:
 
     async def keepalive(self, service_id: str) -> None:
         await (await self._resolve()).keepalive(service_id)
+
+    async def deregister_service(self, service_id: str) -> bool:
+        """Delete the service, and at the A1-PMS every policy it owns; False when it was
+        already gone."""
+        return await (await self._resolve()).deregister_service(service_id)
 
     async def rics(self) -> list[RicInfo]:
         """Every Near-RT RIC the A1-PMS manages, with its state and the types it supports."""

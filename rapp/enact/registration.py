@@ -55,8 +55,37 @@ class Registration:
                 self.problems = await self._discover(a1)
             except Exception as exc:  # registered: a failed look-around must not undo that
                 self.problems = [f"could not list the A1-PMS's RICs: {exc}"]
+            await self._put_back_missing(a1)
         for problem in self.problems:
             log.error("A1 discovery: %s; decisions for it will fail until this is fixed", problem)
+
+    async def _put_back_missing(self, a1: A1Client) -> None:
+        """Put back the guidance the A1-PMS lost while the rApp was away: a clean stop
+        deregisters the service and so deletes its policies, and supervision does the same
+        after a long outage. Only the missing ones: a policy in place may be newer than the
+        journal's view while a recovered enactment runs."""
+        held = set(await a1.list_policies(service_id=self._settings.service_id))
+        missing = [p for p in await self._in_force() if p.policy_id not in held]
+        for policy in missing:
+            await a1.put_policy(policy)
+        if missing:
+            self.restored += len(missing)
+            log.info("%d A1 policies put back at registration", len(missing))
+
+    async def deregister(self) -> None:
+        """Delete the service at a clean stop (and so, at the A1-PMS, its policies); a failure
+        is logged, never raised: supervision removes the service anyway once keepalives stop."""
+        try:
+            async with self._client() as a1:
+                gone = await a1.deregister_service(self._settings.service_id)
+        except (A1Error, httpx.HTTPError) as exc:
+            log.warning("could not delete A1-PMS service %s: %s", self._settings.service_id, exc)
+            return
+        log.info(
+            "A1-PMS service %s %s",
+            self._settings.service_id,
+            "deleted, with its policies" if gone else "was already gone",
+        )
 
     async def _discover(self, a1: A1Client) -> list[str]:
         """Whether the A1-PMS knows the configured Near-RT RIC and it supports the rApp's
@@ -110,4 +139,4 @@ class Registration:
         return True
 
     def _client(self) -> A1Client:
-        return A1Client(self._settings.url, timeout=self._settings.timeout_s, api=self._api)
+        return A1Client.from_settings(self._settings, api=self._api)

@@ -501,7 +501,7 @@ class Enactor(DBOSConfiguredInstance):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = A1Client(self._a1.url, timeout=self._a1.timeout_s, api=self._a1.api)
+            client = A1Client.from_settings(self._a1)
             self._clients[loop] = client
         yield client
 
