@@ -11,6 +11,7 @@ import typer
 
 from rapp.cli_ml import evaluate, export_app, train_app
 from rapp.cli_models import models_app
+from rapp.cli_package import package
 from rapp.cli_policy import policy_app
 from rapp.config import Settings
 
@@ -26,6 +27,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
 app.add_typer(train_app, name="train")
 app.command()(evaluate)
+app.command()(package)
 
 ConfigOption = Annotated[
     Path | None,
