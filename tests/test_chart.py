@@ -297,6 +297,11 @@ def test_rendered_pod(
         assert (name in env) == bool(values["environment"][key])
         if values["environment"][key]:
             assert env[name]["value"] == values["environment"][key]
+    on_volume = values["models"]["onVolume"]
+    assert [c["name"] for c in pod["spec"].get("initContainers", [])] == (
+        ["seed-models"] if on_volume else []
+    )
+    assert (env.get("RAPP_MODELS__ROOT", {}).get("value") == "/var/lib/rapp/models") == on_volume
     porch = values["nephio"]["writer"] == "porch"
     roles = [name for kind, name in docs if kind in ("Role", "RoleBinding")]
     assert bool(roles) == (porch and values["rbac"]["create"])

@@ -79,6 +79,9 @@ one), then rendered in name order. Every value is a string, as Kubernetes requir
 {{- $_ := set $env "RAPP_ENACT__MODE" (dict "value" (toString $v.enact.mode)) -}}
 {{- $_ := set $env "RAPP_NEPHIO__WORKDIR" (dict "value" "/var/lib/rapp/nephio/work") -}}
 {{- $_ := set $env "RAPP_POLICY__DIRECTORY" (dict "value" "/etc/rapp/policies") -}}
+{{- if $v.models.onVolume -}}
+{{- $_ := set $env "RAPP_MODELS__ROOT" (dict "value" "/var/lib/rapp/models") -}}
+{{- end -}}
 {{- /* Kafka */ -}}
 {{- $_ := set $env "RAPP_KAFKA__BOOTSTRAP" (dict "value" (toString $v.kafka.bootstrap)) -}}
 {{- $_ := set $env "RAPP_KAFKA__TOPIC" (dict "value" (toString $v.kafka.topic)) -}}
