@@ -7,6 +7,7 @@ each test starts from an empty cell state.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,43 @@ async def test_a_kafka_batch_is_in_state_before_its_offsets_are_committed(fresh:
     window = fresh.state.window("prb_util_dl", END, 1) if fresh.state else None
     assert window is not None
     np.testing.assert_allclose(window[:, 0], 50.0)
+
+
+async def test_a_stop_lets_the_batch_in_hand_finish_and_commit_then_takes_no_other(
+    fresh: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    committed: list[str] = []
+
+    async def commit(name: str) -> bool:
+        await asyncio.sleep(0.3)  # a commit still on its way when SIGTERM arrives
+        committed.append(name)
+        return True
+
+    def batch(name: str) -> SourceBatch:
+        return SourceBatch(
+            pm(3, END), records=1, dead_lettered=0, caught_up=False, commit=lambda: commit(name)
+        )
+
+    in_hand = asyncio.create_task(fresh.handle(batch("in hand")))
+    await asyncio.sleep(0.05)
+    await fresh.drain(timeout_s=10)
+    assert committed == ["in hand"]  # finished and committed before the stop went on
+    assert in_hand.done()
+    try:
+        late = asyncio.create_task(fresh.handle(batch("late")))
+        await asyncio.sleep(0.5)
+        assert not late.done()  # held: no batch starts after the drain
+        late.cancel()
+        assert committed == ["in hand"]
+    finally:
+        fresh._accepting.release()  # the module shares this runtime
+
+    stuck = asyncio.create_task(fresh.handle(batch("stuck")))
+    await asyncio.sleep(0.05)
+    await fresh.drain(timeout_s=0.01)  # a batch that outlasts the deadline is left to re-read
+    assert "stopping mid-batch" in caplog.text
+    await stuck
+    assert not fresh._accepting.locked()
 
 
 async def test_pm_of_another_granularity_is_skipped_and_counted(fresh: Runtime) -> None:

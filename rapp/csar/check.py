@@ -111,14 +111,14 @@ def _check_asd(files: dict[str, bytes], onboarded_ids: Collection[str]) -> list[
             problems.append(f"{entry}: artifact {name} names no file")
         elif file not in files:
             problems.append(f"{entry}: artifact {name} names {file}, which the package lacks")
-    for imported in node_imports(files[entry]):
+    for imported in _imports(files[entry]):
         path = str(PurePosixPath(entry).parent / imported)
         if path not in files:
             problems.append(f"{entry}: imports {imported}, which the package lacks")
     return problems
 
 
-def node_imports(asd: bytes) -> list[str]:
+def _imports(asd: bytes) -> list[str]:
     """The files an ASD imports (``imports:``), relative to it."""
     doc = yaml.safe_load(asd) or {}
     return [str(i if isinstance(i, str) else i.get("file", "")) for i in doc.get("imports", [])]

@@ -202,7 +202,10 @@ def acm_composition() -> dict[str, Any]:
     """The ACM composition: a Helm chart deployment (K8S participant) and an A1-PMS service
     registration (A1-PMS participant)."""
     identifier = "onap.datatypes.ToscaConceptIdentifier"
-    service_entity = "org.onap.datatypes.policy.clamp.acm.a1pmsAutomationCompositionElement.A1PolicyServiceEntity"  # noqa: E501
+    service_entity = (
+        "org.onap.datatypes.policy.clamp.acm.a1pmsAutomationCompositionElement"
+        ".A1PolicyServiceEntity"
+    )
 
     def required(kind: str, description: str = "") -> dict[str, Any]:
         return {"type": kind, "required": True} | (
