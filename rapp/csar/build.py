@@ -72,7 +72,6 @@ def package_files(plan: d.PackagePlan) -> dict[str, bytes]:
         f"Files/Sme/providers/{i.SME_PROVIDER}.json": as_json(i.sme_provider(plan)),
         f"Files/Sme/serviceapis/{i.SME_API}.json": as_json(i.sme_service_api(plan)),
         f"Files/Sme/invokers/{i.SME_INVOKER}.json": as_json(i.sme_invokers(plan)),
-        f"Files/Dme/consumerinfotypes/{i.DME_CONSUMER_TYPE}.json": as_json(i.dme_consumer_type()),
         f"Files/Dme/infoconsumers/{i.DME_CONSUMER}.json": as_json(i.dme_consumer(plan)),
         **{
             f"Files/A1/policytypes/{type_id}.json": as_json(schema)

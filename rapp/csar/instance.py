@@ -14,14 +14,12 @@ from rapp.csar.descriptors import (
     SME_DISCOVERY_ENDPOINT,
     PackagePlan,
 )
-from rapp.ric import PM_DATA, pm_job_schema
 
 ACM_INSTANCE = "rapp-instance"
 SME_PROVIDER = "rapp-provider-function"
 SME_API = "rapp-api"
 SME_INVOKER = "rapp-invoker"
 DME_CONSUMER = "rapp-pm-consumer"
-DME_CONSUMER_TYPE = PM_DATA
 
 
 def acm_instance(plan: PackagePlan) -> dict[str, Any]:
@@ -148,11 +146,11 @@ def sme_invokers(plan: PackagePlan) -> list[dict[str, Any]]:
     ]
 
 
-def dme_consumer_type() -> dict[str, Any]:
-    """The ``PmData`` type as its consumer sees it: the ranpm producer's job-data schema."""
-    return {"info_job_data_schema": pm_job_schema()}
-
-
 def dme_consumer(plan: PackagePlan) -> dict[str, Any]:
-    """The ``PmData`` job: PM counters for the rApp's cells delivered to its Kafka topic."""
+    """The ``PmData`` job: PM counters for the rApp's cells delivered to its Kafka topic.
+
+    The package carries no ``consumerinfotypes/PmData.json``: the type is the PM producer's,
+    registered in ICS by it. Without a copy here, priming checks that ICS really has it, and
+    deploying does not register the platform's type again under the rApp (and delete it at
+    undeploy)."""
     return {"status_notification_uri": "", **plan.pm_job}
