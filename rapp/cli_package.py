@@ -25,6 +25,13 @@ def package(
         "nonrtric"
     ),
     release: Annotated[str, typer.Option(help="Helm release name of the instance.")] = "rapp",
+    kafka_bootstrap: Annotated[
+        str | None,
+        typer.Option(help="Brokers the PmData job delivers to (default: the chart's kafka)."),
+    ] = None,
+    kafka_topic: Annotated[
+        str | None, typer.Option(help="Topic the PmData job delivers to (default: the chart's).")
+    ] = None,
     check: Annotated[
         Path | None,
         typer.Option(help="Check this .csar against the onboarding checks; build nothing."),
@@ -40,7 +47,12 @@ def package(
     if check is not None:
         _report(check, check_csar(check))
         return
-    overrides: dict[str, str] = {"namespace": namespace, "release": release}
+    overrides: dict[str, str | None] = {
+        "namespace": namespace,
+        "release": release,
+        "kafka_bootstrap": kafka_bootstrap,
+        "kafka_topic": kafka_topic,
+    }
     if chart_repository:
         overrides["chart_repository"] = chart_repository
     if chart_upload:

@@ -391,13 +391,21 @@ class Decider:
 
     async def policies_in_force(self) -> list[A1Policy]:
         """The A1 policies the network should hold now: each NF's latest enacted capacity
-        guidance, and the heals still in force (put back when the A1-PMS lost them)."""
+        guidance, and the heals still in force (put back when the A1-PMS lost them).
+
+        NFs with an enactment in flight are left out: its workflow writes (or withdraws) their
+        policy itself, and a put-back from the older view could land after it."""
         latest = await asyncio.to_thread(self.journal.latest_by_target, enacted=True)
+        pending = await asyncio.to_thread(
+            self.journal.decisions, limit=10_000, states=[OutcomeState.PENDING]
+        )
+        busy = {row["target"] for row in pending}
         healing = self.healer.in_force_targets if self.healer is not None else frozenset()
         return [
             a1_policy_for(d, self.a1)
             for d in latest
-            if d.action.scales or (d.action is Action.HEAL and d.target in healing)
+            if d.target not in busy
+            and (d.action.scales or (d.action is Action.HEAL and d.target in healing))
         ]
 
     async def recover(self) -> None:

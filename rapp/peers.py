@@ -4,6 +4,7 @@ peer that refuses us (bad credentials, a wrong URL) stops the process at once.""
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import TypeVar
@@ -43,6 +44,11 @@ async def until_up(
     raise AssertionError("unreachable: AsyncRetrying either returns or raises")
 
 
+def ca_context(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """TLS verification against ``ca_file`` (a private CA), or the system's CAs."""
+    return ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+
+
 class TokenFile(httpx.Auth):
     """``Authorization: Bearer`` from a file read at every request: a mounted Secret or a
     projected service-account token is rotated on disk, and the next call uses the new one."""
@@ -51,5 +57,16 @@ class TokenFile(httpx.Auth):
         self.path = path
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        request.headers["Authorization"] = f"Bearer {self.path.read_text('utf-8').strip()}"
+        try:
+            token = self.path.read_text("utf-8").strip()
+        except OSError as exc:
+            raise TokenUnreadable(
+                f"cannot read token file {self.path}: {exc}", request=request
+            ) from exc
+        request.headers["Authorization"] = f"Bearer {token}"
         yield request
+
+
+class TokenUnreadable(httpx.TransportError):
+    """A token file that cannot be read: a Secret not mounted yet, or swapped mid-rotation.
+    Handled like a peer out of reach (waited for, retried), not as a refusal."""

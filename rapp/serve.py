@@ -45,7 +45,14 @@ async def serve(settings: Settings) -> None:
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=settings.api.host, port=settings.api.port, log_level="warning", lifespan="on"
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level="warning",
+            lifespan="on",
+            # Open connections get this long at a stop; the pod's grace period is shared with
+            # the drain, the enactor's stop and the deregistrations that follow.
+            timeout_graceful_shutdown=5,
         )
     )
     loop = asyncio.get_running_loop()

@@ -7,10 +7,10 @@ builds the peer's base URL from the answer: ``http://<ipv4Addr>:<port>`` of the 
 interface, and the path before the API's own root in a resource ``uri`` (through the SME's
 Service Manager the address is its gateway's and each uri carries a route prefix, so the uri
 given is always used). The O-RAN SC SMO publishes the A1-PMS's v2 resources only, so the
-A1 client's ``auto`` finds v2 there, and ICS's A1-EI resources only, so its data-consumer
-API is taken to be at the address found. Without an endpoint, or when discovery fails, the
-static URLs stay: a rApp must still start where SME is absent or down, and it says which URL
-it uses and why.
+A1 client's ``auto`` finds v2 there; it publishes ICS's A1-EI resources only, not the
+data-consumer API the rApp needs, so there ICS keeps its static URL. Without an endpoint,
+or when discovery fails, the static URLs stay: a rApp must still start where SME is absent
+or down, and it says which URL it uses and why.
 """
 
 from __future__ import annotations
@@ -73,50 +73,70 @@ async def discover(
             f"SME answered {response.status_code} for {api_name!r}: {_detail(response)}",
             transient=response.status_code >= 500,
         )
-    found = [
-        d for d in response.json().get("serviceAPIDescriptions", []) if d.get("apiName") == api_name
-    ]
-    if not found:
-        raise DiscoveryError(f"SME has no API {api_name!r} that {invoker_id} may invoke")
-    return Discovered(api_name, _base_url(found[0], roots))
+    try:
+        body = response.json()
+        found = [
+            d
+            for d in body.get("serviceAPIDescriptions") or []
+            if isinstance(d, dict) and d.get("apiName") == api_name
+        ]
+        if not found:
+            raise DiscoveryError(f"SME has no API {api_name!r} that {invoker_id} may invoke")
+        return Discovered(api_name, _base_url(found[0], roots))
+    except (ValueError, AttributeError, TypeError, KeyError) as exc:
+        # A gateway's error page, or a body of another shape: nothing to locate the API by.
+        raise DiscoveryError(
+            f"SME's answer for {api_name!r} is not a DiscoveredAPIs document: {exc}"
+        ) from None
 
 
 def _base_url(description: dict[str, Any], roots: tuple[str, ...]) -> str:
+    """The first AEF profile's address, and the path before the API's root in its uris. An
+    API whose uris never hold the root cannot be located: a gateway routes each published
+    resource alone, and the platform publishes ICS's A1-EI resources, not its data-consumer
+    API, so guessing the address would fail later and less clearly."""
     name = description.get("apiName")
     for profile in description.get("aefProfiles") or []:
-        address = _address(profile.get("interfaceDescriptions") or [])
+        address = _address(profile)
         if address is None:
             continue
         uris = [
-            r.get("uri", "")
+            str(r.get("uri", ""))
             for version in profile.get("versions") or []
             for r in version.get("resources") or []
         ]
-        return address + _prefix(uris, roots)
+        prefix = _prefix(uris, roots)
+        if prefix is None:
+            raise DiscoveryError(
+                f"SME publishes {name!r} without a resource under {' or '.join(roots)}"
+            )
+        return address + prefix
     raise DiscoveryError(f"SME's description of {name!r} has no interface to call it on")
 
 
-def _address(interfaces: list[dict[str, Any]]) -> str | None:
-    for interface in interfaces:
+def _address(profile: dict[str, Any]) -> str | None:
+    """``http://host:port`` of the profile's first interface, or its domain name alone. The
+    platform lists its plain HTTP port first (the A1-PMS's 8081 before 8433)."""
+    for interface in profile.get("interfaceDescriptions") or []:
         host = interface.get("ipv4Addr") or interface.get("fqdn") or interface.get("ipv6Addr")
         if host and interface.get("port"):
+            host = str(host).strip("[]")
             host = f"[{host}]" if ":" in host else host
-            # The platform lists its plain HTTP port first (A1-PMS 8081 before 8433).
             return f"http://{host}:{interface['port']}"
-    return None
+    domain = profile.get("domainName")
+    return f"http://{domain}" if domain else None
 
 
-def _prefix(uris: list[str], roots: tuple[str, ...]) -> str:
+def _prefix(uris: list[str], roots: tuple[str, ...]) -> str | None:
     """What comes before the API's root in the first uri that holds it: empty for a direct
-    address, the gateway's route for one published through the Service Manager."""
+    address, the gateway's route for one published through the Service Manager; None when no
+    uri holds it."""
     for uri in uris:
         for root in roots:
             at = uri.find(root)
             if at >= 0:
                 return uri[:at].rstrip("/")
-    # None holds the root (the platform publishes only ICS's A1-EI resources, not its
-    # data-consumer API): the service's own address is all there is to go on.
-    return ""
+    return None
 
 
 def _detail(response: httpx.Response) -> str:

@@ -3,9 +3,11 @@ anyway (with its policies), registered again with its policies put back."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
+import pytest
 
 from rapp.config import A1Settings
 from rapp.enact.a1 import A1Client, A1Error, A1Policy, is_transient
@@ -113,3 +115,41 @@ async def test_a_failed_deregistration_is_logged_not_raised(caplog) -> None:
     registration = Registration(A1Settings(url="http://127.0.0.1:9", timeout_s=1), nothing)
     await registration.deregister()
     assert "could not delete A1-PMS service rapp" in caplog.text
+
+
+async def test_a_policy_the_ric_now_refuses_does_not_keep_the_others_out(caplog) -> None:
+    """Put-back is best effort per policy: a refusal must not stop registration (supervision
+    would then delete every policy once keepalives never start)."""
+    orphan = A1Policy(
+        policy_id="rapp-heal-du-7",
+        ric_id="ric1",
+        policy_type_id="RAPP_WITHDRAWN_1.0.0",  # a type the RIC no longer supports
+        service_id="rapp",
+        body={"cells": ["c1"]},
+    )
+
+    async def in_force() -> list[A1Policy]:
+        return [orphan, GUIDANCE]
+
+    caplog.set_level(logging.INFO)
+
+    with serve(create_app()) as url:
+        registration = Registration(A1Settings(url=url), in_force)
+        await registration.register()
+        assert registration.restored == 1
+        async with A1Client(url) as a1:
+            assert await a1.get_policy(GUIDANCE.policy_id) == GUIDANCE.body
+            await a1.keepalive("rapp")  # registered, and kept alive from here
+    assert "A1 policy rapp-heal-du-7 not put back" in caplog.text
+    assert "1 of 2 missing A1 policies put back" in caplog.text
+
+
+async def test_an_unreadable_token_file_is_waited_for_like_an_a1pms_out_of_reach(tmp_path) -> None:
+    async def nothing() -> list[A1Policy]:
+        return []
+
+    settings = A1Settings(url="http://127.0.0.1:9", token_file=tmp_path / "not-mounted-yet")
+    with pytest.raises(httpx.TransportError) as caught:
+        await Registration(settings, nothing).register()
+    assert is_transient(caught.value)
+    assert "cannot read token file" in str(caught.value)

@@ -22,6 +22,7 @@ from rapp.cli import app
 from rapp.config import Settings
 from rapp.csar import archive_chart, build_csar, check_csar, check_files, package_files, plan_from
 from rapp.csar.chart import read_chart
+from tests.test_chart import _render
 
 ROOT = Path(__file__).parents[1]
 CHART = ROOT / "charts" / "rapp"
@@ -130,6 +131,71 @@ def test_the_acm_instance_deploys_this_chart_with_the_rapp_managers_overrides(fi
     assert a1["policyServiceEntities"][0]["clientId"] == Settings().a1.service_id
 
 
+def test_the_instances_override_params_are_values_the_chart_renders(
+    files: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The rApp Manager installs the chart with the instance's overrideParams (placeholders
+    filled in, values as strings): Helm accepts them, and the pod gets what they say."""
+    text = files["Files/Acm/instances/rapp-instance.json"].decode()
+    text = text.replace("DO_NOT_CHANGE_THIS_RAPP_INSTANCE_ID", "7d2c-instance")
+    text = text.replace(
+        "DO_NOT_CHANGE_THIS_SME_DISCOVERY_ENDPOINT", "sme:8095/service-apis/v1/allServiceAPIs"
+    )
+    (chart,) = [
+        e["properties"]["chart"]
+        for e in json.loads(text)["elements"].values()
+        if "chart" in e["properties"]
+    ]
+    values: dict[str, Any] = {}
+    for dotted, value in chart["overrideParams"].items():
+        *parents, leaf = dotted.split(".")
+        node = values
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text(yaml.safe_dump(values))
+    docs = _render(tmp_path / "render", overrides, capfd)
+    (sts,) = [d for (kind, _), d in docs.items() if kind == "StatefulSet"]
+    (rapp,) = [c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "rapp"]
+    env = {e["name"]: e.get("value") for e in rapp["env"]}
+    consumer = _json(files, "Files/Dme/infoconsumers/rapp-pm-consumer.json")
+    delivery = consumer["job_definition"]["deliveryInfo"]
+    assert env["RAPP_SME__APP_ID"] == "7d2c-instance"
+    assert env["RAPP_SME__DISCOVERY_ENDPOINT"] == "sme:8095/service-apis/v1/allServiceAPIs"
+    # The pod reads the topic, on the brokers, that the DME job has PM delivered to.
+    assert (env["RAPP_KAFKA__BOOTSTRAP"], env["RAPP_KAFKA__TOPIC"]) == (
+        delivery["bootStrapServers"],
+        delivery["topic"],
+    )
+    # The A1-PMS participant registered the service: it deletes it at undeploy, not the pod.
+    assert env["RAPP_A1__DEREGISTER_ON_STOP"] == "false"
+
+
+def test_the_pm_job_delivers_where_the_chart_consumes_unless_told_otherwise(tmp_path: Path):
+    chart_kafka = yaml.safe_load((CHART / "values.yaml").read_text())["kafka"]
+    delivery = _json(
+        package_files(plan_from(Settings(), CHART)), "Files/Dme/infoconsumers/rapp-pm-consumer.json"
+    )["job_definition"]["deliveryInfo"]
+    assert delivery == {"topic": chart_kafka["topic"], "bootStrapServers": chart_kafka["bootstrap"]}
+    files = package_files(
+        plan_from(
+            Settings(), CHART, kafka_bootstrap="kafka-1-kafka-bootstrap.smo:9092", kafka_topic="pm"
+        )
+    )
+    delivery = _json(files, "Files/Dme/infoconsumers/rapp-pm-consumer.json")["job_definition"][
+        "deliveryInfo"
+    ]
+    assert delivery == {"topic": "pm", "bootStrapServers": "kafka-1-kafka-bootstrap.smo:9092"}
+    (chart,) = [
+        e["properties"]["chart"]
+        for e in _json(files, "Files/Acm/instances/rapp-instance.json")["elements"].values()
+        if "chart" in e["properties"]
+    ]
+    assert chart["overrideParams"]["kafka.bootstrap"] == "kafka-1-kafka-bootstrap.smo:9092"
+    assert chart["overrideParams"]["kafka.topic"] == "pm"
+
+
 def test_sme_and_dme_files_say_what_the_rapp_discovers_and_consumes(files: dict[str, bytes]):
     settings = Settings()
     (invoker,) = _json(files, "Files/Sme/invokers/rapp-invoker.json")
@@ -231,6 +297,23 @@ BROKEN = {
         "asd_types.yaml: not valid YAML",
     ),
     "chart archive not a tgz": (_replace(CHART_FILE, b"not a tar"), "not a gzip'd tar archive"),
+    "imports: null": (
+        _replace(
+            "Definitions/asd.yaml",
+            b"imports:\ntopology_template: {node_templates: {applicationServiceDescriptor: {}}}\n",
+        ),
+        "ASD has no descriptor_id",
+    ),
+    "chart version with a regex metacharacter": (
+        lambda f: _asd_edit(
+            lambda a: a["artifacts"]["rapp"].update(file="Artifacts/Deployment/HELM/rapp-1+b.tgz")
+        )(f | {"Artifacts/Deployment/HELM/rapp-1+b.tgz": f[CHART_FILE]}),
+        "holds a regex metacharacter",
+    ),
+    "Chart.yaml not a mapping": (
+        _replace(CHART_FILE, _tgz({"rapp/Chart.yaml": b"- just\n- a list\n"})),
+        "Chart.yaml is not a mapping",
+    ),
     "chart archive of another version": (
         _replace(
             CHART_FILE, _tgz({"rapp/Chart.yaml": b"apiVersion: v2\nname: rapp\nversion: 9.9.9\n"})

@@ -474,6 +474,17 @@ async def test_the_policies_in_force_are_the_latest_enacted_and_the_heals_not_wi
     finally:
         fresh.decider.healer.withdrawn(heal.target)
 
+    # An enactment in flight for the NF writes its policy itself: a put-back from the older
+    # view could land after it, so the NF is left out until it ends.
+    in_flight = Decision.new(
+        Action.SCALE_OUT, target, ["c"], rop.replace(hour=11), "10G", "20G", {}
+    )
+    journal.record_decision(in_flight)
+    journal.record_outcome(Outcome(in_flight.id, OutcomeState.PENDING))
+    assert mine(await fresh.decider.policies_in_force()) == {}
+    journal.record_outcome(Outcome(in_flight.id, OutcomeState.ENACTED))
+    assert mine(await fresh.decider.policies_in_force()) == {f"rapp-{target}": in_flight.id}
+
 
 async def test_in_shadow_mode_a_decision_is_journalled_and_nothing_is_started(
     fresh: Runtime,

@@ -48,12 +48,74 @@ async def test_peers_are_found_where_sme_says_they_are() -> None:
     assert found.ics.url == ICS
 
 
-async def test_the_platforms_own_publications_are_enough() -> None:
-    """What an SMO publishes (A1-PMS v2 uris, ICS's A1-EI ones) still gives both addresses."""
+async def test_what_an_smo_publishes_locates_the_a1pms_but_not_the_ics_data_consumer_api(
+    caplog,
+) -> None:
+    """An SMO publishes the A1-PMS's v2 resources (found) and ICS's A1-EI ones only: its
+    data-consumer API cannot be located, so ICS keeps its static URL, and the log says why."""
     app = sme_app(seed_a1pms=A1PMS, seed_ics=ICS, invokers=[APP_ID], rapp_roots=False)
     with serve(app) as url:
         found = await sme.resolve(settings_for(discovery_endpoint(url)))
-    assert (found.a1.url, found.ics.url) == (A1PMS, ICS)
+    assert (found.a1.url, found.ics.url) == (A1PMS, STATIC_ICS)
+    assert "SME publishes 'informationservice-http' without a resource under /data-consumer/v1" in (
+        caplog.text
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"<html>502 Bad Gateway</html>", "is not a DiscoveredAPIs document"),
+        (b"[]", "is not a DiscoveredAPIs document"),
+        (
+            b'{"serviceAPIDescriptions": [{"apiName": "a1-policy-http", "aefProfiles": 7}]}',
+            "is not a DiscoveredAPIs document",
+        ),
+        (
+            b'{"serviceAPIDescriptions": [{"apiName": "a1-policy-http", "aefProfiles": [{}]}]}',
+            "has no interface to call it on",
+        ),
+    ],
+)
+async def test_an_answer_that_locates_nothing_keeps_the_static_url(
+    body: bytes, why: str, caplog
+) -> None:
+    """Below the real SME tests above: bodies a gateway or a broken SME could give."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    settings = settings_for("sme:8095/service-apis/v1/allServiceAPIs").model_copy(
+        update={"ics": IcsSettings(enabled=False)}
+    )
+    found = await sme.resolve(settings, transport=transport)
+    assert found.a1.url == STATIC_A1
+    assert why in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("interface", "expected"),
+    [
+        ({"ipv6Addr": "fd00::1", "port": 8081}, "http://[fd00::1]:8081"),
+        ({"ipv6Addr": "[fd00::1]", "port": 8081}, "http://[fd00::1]:8081"),
+        ({"fqdn": "a1pms.nonrtric.svc", "port": 9080}, "http://a1pms.nonrtric.svc:9080"),
+        (None, "http://a1pms.example"),  # domainName alone
+    ],
+)
+async def test_every_way_capif_names_an_interface_gives_a_url(
+    interface: dict | None, expected: str
+) -> None:
+    profile = {
+        "aefId": "AEF_id_a1pms",
+        "versions": [{"apiVersion": "", "resources": [{"uri": "/a1-policy/v2/policies"}]}],
+    }
+    if interface is None:
+        profile["domainName"] = "a1pms.example"
+    else:
+        profile["interfaceDescriptions"] = [interface]
+    answer = {"serviceAPIDescriptions": [{"apiName": "a1-policy-http", "aefProfiles": [profile]}]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+    found = await sme.discover(
+        "sme:8095/x", "inv", "a1-policy-http", ("/a1-policy/v2",), transport=transport
+    )
+    assert found.base_url == expected
 
 
 async def test_a_gateway_route_prefix_is_kept_in_the_base_url() -> None:

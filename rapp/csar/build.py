@@ -23,14 +23,29 @@ from rapp.ric import pm_job
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest time: entries carry no build time
 
 
-def plan_from(settings: Settings, chart_dir: Path, **overrides: Any) -> d.PackagePlan:
+def plan_from(
+    settings: Settings,
+    chart_dir: Path,
+    *,
+    kafka_bootstrap: str | None = None,
+    kafka_topic: str | None = None,
+    **overrides: Any,
+) -> d.PackagePlan:
     """The package plan for these settings: the PM job the rApp would register itself, the
-    policy types it writes, the A1-PMS service it runs under, the SME names it discovers."""
-    k, ics, a1 = settings.kafka, settings.ics, settings.a1
+    policy types it writes, the A1-PMS service it runs under, the SME names it discovers.
+
+    The job delivers to the brokers and topic the chart's pod consumes (its values.yaml
+    ``kafka``, unless given), and the instance passes both to the chart, so the two cannot
+    drift apart; a job delivering to the packager's own ``127.0.0.1`` would deliver nothing."""
+    chart = read_chart(chart_dir)
+    chart_kafka = chart.values.get("kafka") or {}
+    bootstrap = kafka_bootstrap or str(chart_kafka.get("bootstrap") or settings.kafka.bootstrap)
+    topic = kafka_topic or str(chart_kafka.get("topic") or settings.kafka.topic)
+    ics, a1 = settings.ics, settings.a1
     job = pm_job(
         owner=ics.owner,
-        topic=k.topic,
-        bootstrap=k.bootstrap,
+        topic=topic,
+        bootstrap=bootstrap,
         meas_types=ics.meas_types,
         measured_obj_class=ics.measured_obj_class,
         source_names=ics.source_names,
@@ -43,7 +58,13 @@ def plan_from(settings: Settings, chart_dir: Path, **overrides: Any) -> d.Packag
     }
     fields: dict[str, Any] = {
         "version": __version__,
-        "chart": read_chart(chart_dir),
+        "chart": chart,
+        "overrides": {
+            "kafka.bootstrap": bootstrap,
+            "kafka.topic": topic,
+            # The A1-PMS participant registered the service and deletes it at undeploy.
+            "a1pms.deregisterOnStop": "false",
+        },
         "pm_job": job,
         "policy_types": policy_types,
         "a1pms_api": settings.sme.a1pms_api,

@@ -14,6 +14,7 @@ import io
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
@@ -30,6 +31,8 @@ class Chart:
     name: str
     version: str
     app_version: str | None
+    values: dict[str, Any]
+    """The chart's default values (values.yaml)."""
 
     @property
     def archive_name(self) -> str:
@@ -51,7 +54,18 @@ def read_chart(path: Path) -> Chart:
     if missing:
         raise ChartError(f"{meta_file}: missing {', '.join(missing)}")
     app_version = meta.get("appVersion")
-    return Chart(path, str(meta["name"]), str(meta["version"]), app_version and str(app_version))
+    values_file = path / "values.yaml"
+    try:
+        values = yaml.safe_load(values_file.read_text("utf-8")) if values_file.is_file() else {}
+    except yaml.YAMLError as exc:
+        raise ChartError(f"{values_file}: not YAML: {exc}") from None
+    return Chart(
+        path,
+        str(meta["name"]),
+        str(meta["version"]),
+        app_version and str(app_version),
+        values if isinstance(values, dict) else {},
+    )
 
 
 def archive_chart(chart: Chart) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import uuid
 import zipfile
@@ -24,6 +25,7 @@ import yaml
 
 TOSCA_META = "TOSCA-Metadata/TOSCA.meta"
 COMPOSITIONS = "Files/Acm/definition/compositions.json"
+_REGEX_SPECIAL = re.compile(r"[+*?()\[\]{}|^$\\]")
 _ASD_PATH = ("topology_template", "node_templates", "applicationServiceDescriptor")
 _DIRECTORIES = {  # the rApp Manager's folders, and what each file must be
     "Files/Acm/instances/": dict,
@@ -111,6 +113,12 @@ def _check_asd(files: dict[str, bytes], onboarded_ids: Collection[str]) -> list[
             problems.append(f"{entry}: artifact {name} names no file")
         elif file not in files:
             problems.append(f"{entry}: artifact {name} names {file}, which the package lacks")
+        elif _REGEX_SPECIAL.search(file):
+            # The rApp Manager looks artifacts up with String.matches: the path is a regex.
+            problems.append(
+                f"{entry}: artifact {name}'s path {file} holds a regex metacharacter; the rApp "
+                "Manager would not find it (a chart version like 1.0.0+build does this)"
+            )
     for imported in _imports(files[entry]):
         path = str(PurePosixPath(entry).parent / imported)
         if path not in files:
@@ -121,7 +129,10 @@ def _check_asd(files: dict[str, bytes], onboarded_ids: Collection[str]) -> list[
 def _imports(asd: bytes) -> list[str]:
     """The files an ASD imports (``imports:``), relative to it."""
     doc = yaml.safe_load(asd) or {}
-    return [str(i if isinstance(i, str) else i.get("file", "")) for i in doc.get("imports", [])]
+    return [
+        str(i if isinstance(i, str) else (i or {}).get("file", ""))
+        for i in doc.get("imports") or []
+    ]
 
 
 def _check_chart(name: str, data: bytes) -> list[str]:
@@ -142,6 +153,8 @@ def _check_chart(name: str, data: bytes) -> list[str]:
         return [f"{name}: not a gzip'd tar archive: {exc}"]
     except yaml.YAMLError as exc:
         return [f"{name}: Chart.yaml is not valid YAML: {exc}"]
+    if not isinstance(meta, dict):
+        return [f"{name}: Chart.yaml is not a mapping"]
     expected = f"{meta.get('name')}-{meta.get('version')}.tgz"
     if PurePosixPath(name).name != expected:
         return [f"{name}: its Chart.yaml says {expected}"]

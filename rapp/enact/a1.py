@@ -29,7 +29,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 
 from rapp.enact._a1_wire import A1Error, A1Policy, RicInfo, V2Wire, V3Wire, Wire, expect
-from rapp.peers import TokenFile
+from rapp.peers import TokenFile, ca_context
 
 if TYPE_CHECKING:
     from rapp.config import A1Settings
@@ -78,7 +78,7 @@ class A1Client:
             transport=transport,
             headers={"Accept": "application/json"},
             auth=TokenFile(token_file) if token_file else None,
-            verify=str(ca_file) if ca_file else True,
+            verify=ca_context(ca_file),
         )
         self._wire: Wire | None = None
         if api == "v3":

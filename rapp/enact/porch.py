@@ -26,6 +26,7 @@ import httpx
 
 from rapp.enact.nephio import PackageRevision, PublishError
 from rapp.enact.packages import KPTFILE, PackageError
+from rapp.peers import ca_context
 from rapp.redact import redact_url
 
 __all__ = ["PorchPackages"]
@@ -74,7 +75,7 @@ class PorchPackages:
         self._http = httpx.Client(
             base_url=f"{self.url}{API}/namespaces/{namespace}",
             timeout=timeout_s,
-            verify=str(ca_file) if ca_file else True,
+            verify=ca_context(ca_file),
             transport=transport,
             headers={"Accept": "application/json"},
         )

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from rapp.config import A1Settings
-from rapp.enact.a1 import A1Client, A1Error, A1Policy
+from rapp.enact.a1 import A1Client, A1Error, A1Policy, PolicyInvalid
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,26 @@ class Registration:
         deregisters the service and so deletes its policies, and supervision does the same
         after a long outage. Only the missing ones: a policy in place may be newer than the
         journal's view while a recovered enactment runs."""
-        held = set(await a1.list_policies(service_id=self._settings.service_id))
-        missing = [p for p in await self._in_force() if p.policy_id not in held]
+        try:
+            held = set(await a1.list_policies(service_id=self._settings.service_id))
+            missing = [p for p in await self._in_force() if p.policy_id not in held]
+        except Exception as exc:  # registered: a failed look must not undo that
+            log.error("could not compare the A1-PMS's policies with the journal: %s", exc)
+            return
+        restored = 0
         for policy in missing:
-            await a1.put_policy(policy)
+            try:
+                await a1.put_policy(policy)
+                restored += 1
+            except (A1Error, PolicyInvalid, httpx.HTTPError) as exc:
+                # One policy the RIC refuses now (its type withdrawn) must not keep the
+                # others out, nor stop registration: supervision would then delete them all.
+                log.error("A1 policy %s not put back: %s", policy.policy_id, exc)
+        self.restored += restored
         if missing:
-            self.restored += len(missing)
-            log.info("%d A1 policies put back at registration", len(missing))
+            log.info(
+                "%d of %d missing A1 policies put back at registration", restored, len(missing)
+            )
 
     async def deregister(self) -> None:
         """Delete the service at a clean stop (and so, at the A1-PMS, its policies); a failure

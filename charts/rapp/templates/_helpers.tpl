@@ -124,6 +124,11 @@ delete them for the others. */ -}}
 {{- $_ := set $env "RAPP_A1__DEREGISTER_ON_STOP" (dict "value" "false") -}}
 {{- $_ := set $env "RAPP_ICS__DELETE_ON_STOP" (dict "value" "false") -}}
 {{- end -}}
+{{- /* The rApp Manager's A1-PMS participant owns the service when it registered it; toString:
+an overrideParam may arrive as the string "false". */ -}}
+{{- if eq (toString $v.a1pms.deregisterOnStop) "false" -}}
+{{- $_ := set $env "RAPP_A1__DEREGISTER_ON_STOP" (dict "value" "false") -}}
+{{- end -}}
 {{- /* ICS */ -}}
 {{- $_ := set $env "RAPP_ICS__ENABLED" (dict "value" (toString $v.ics.enabled)) -}}
 {{- if $v.ics.enabled -}}
