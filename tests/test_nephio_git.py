@@ -505,3 +505,20 @@ def test_in_a_group_a_refused_edit_or_a_refused_tag_fails_alone(tmp_path: Path) 
         assert read_capacity(writer.read(package)) == Capacity("20G", "20G")
     assert f"{bad_tag}/v2" not in tags(remote)
     assert f"{bad_edit}/v2" not in tags(remote)
+
+
+def test_locks_a_killed_git_run_left_in_the_clone_do_not_stop_later_fetches(
+    remote: Path, tmp_path: Path
+) -> None:
+    """A SIGKILL mid-fetch leaves ref locks in the private clone; the next process clears them
+    instead of failing every fetch on 'Unable to create ... .lock: File exists'."""
+    workdir = tmp_path / "clone-of-killed"
+    GitPackageRepo(str(remote), workdir).publish(PKG, "d1", scale("10G"))
+    (workdir / "refs" / "tags" / PKG).mkdir(parents=True, exist_ok=True)
+    (workdir / "refs" / "tags" / PKG / "v3.lock").write_text("")
+    (workdir / "packed-refs.lock").write_text("")
+    GitPackageRepo(str(remote), tmp_path / "other").publish(PKG, "d2", scale("20G"))  # v3 lands
+
+    survivor = GitPackageRepo(str(remote), workdir)  # the next life of the killed process
+    assert survivor.latest_revision(PKG).tag == f"{PKG}/v3"
+    assert not list(workdir.rglob("*.lock"))

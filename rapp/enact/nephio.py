@@ -19,6 +19,7 @@ message, and :class:`PublishError` says whether a failure is worth retrying.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
@@ -39,6 +40,7 @@ from rapp.redact import redact_url
 
 __all__ = ["GitPackageRepo", "PackageRevision", "PublishError", "redact_url"]
 
+log = logging.getLogger(__name__)
 _INT_TAG = re.compile(r"^v(\d+)$")
 _PACKAGE = re.compile(r"^(?!.*(?:^|/)\.)[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
 _PERMANENT = ("hook declined", "denied", "protected")
@@ -300,6 +302,7 @@ class GitPackageRepo:
                     raise PublishError(f"{self.workdir} exists and is not a git clone")
                 self._git("init", "-q", "--bare", "-b", self.branch)
                 self._git("remote", "add", "origin", self.remote)
+            self._clear_stale_locks()
             self._git("remote", "set-url", "origin", self.remote)
             self._ready = True
         self._git(
@@ -309,6 +312,14 @@ class GitPackageRepo:
         ref = f"refs/remotes/origin/{self.branch}^{{commit}}"
         res = self._git("rev-parse", "-q", "--verify", ref, check=False)
         return res.stdout.decode().strip() if res.returncode == 0 else None
+
+    def _clear_stale_locks(self) -> None:
+        """Remove the lock files of a git run that was killed (a SIGKILL mid-fetch leaves
+        ``refs/tags/<pkg>/vN.lock``): every later fetch would fail on them for good. The clone
+        is this process's alone and nothing of it runs yet, so any lock now is stale."""
+        for lock in [*self.workdir.glob("*.lock"), *(self.workdir / "refs").rglob("*.lock")]:
+            log.warning("removing %s, left by a git run that did not finish", lock)
+            lock.unlink(missing_ok=True)
 
     def _entries(self, tip: str, package: str) -> dict[str, _Entry]:
         return self._entries_of(tip, [package]).get(package, {})
