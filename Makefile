@@ -25,9 +25,12 @@ install: $(STAMP)
 demo: install
 	$(BIN)/rapp demo
 
+# Two workers, a test file each at a time: most long tests wait on real peers (brokers, git,
+# HTTP servers, killed and restarted processes), so two files overlap well on two cores; a file
+# stays in one process because some share one runtime (DBOS allows one per process).
 test: install
 	scripts/postgres-up
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
