@@ -14,11 +14,9 @@ outside Starlette's error middleware): dropping needs the server's own ``send``.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -26,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from simulators.a1pms.config import BASE_PATH
 from simulators.a1pms.problem import Problem
+from simulators.fault_queue import Fault
+from simulators.fault_queue import FaultQueue as _FaultQueue
 
 log = logging.getLogger(__name__)
 
@@ -89,54 +89,18 @@ class FaultSpec(BaseModel):
         return self
 
 
-@dataclass(slots=True)
-class Fault:
-    id: int
-    spec: FaultSpec
-    remaining: int
+class FaultQueue(_FaultQueue[FaultSpec]):
+    """Pending faults, oldest first; the admin API is never faulted."""
 
-    def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.spec.path_prefix) and (
-            not self.spec.methods or method.upper() in self.spec.methods
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The spec as posted, with its id and ``count`` as the requests still to be hit."""
-        return {"id": self.id, **self.spec.model_dump(), "count": self.remaining}
-
-
-class FaultQueue:
-    """Pending faults, oldest first. Event-loop only: ``take`` is atomic because it never awaits."""
-
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-
-    def add(self, spec: FaultSpec) -> Fault:
-        fault = Fault(next(self._ids), spec, spec.count)
-        self._faults.append(fault)
-        log.info("fault %d queued: %s", fault.id, spec.model_dump())
-        return fault
-
-    def pending(self) -> list[Fault]:
-        return list(self._faults)
-
-    def clear(self) -> int:
-        count = len(self._faults)
-        self._faults.clear()
-        return count
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """The oldest fault matching the request, one use of it spent; None if there is none."""
+    def take(self, method: str, path: str) -> Fault[FaultSpec] | None:
         if _is_admin(path):
             return None
-        for fault in self._faults:
-            if fault.matches(method, path):
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
+        wanted = method.upper()
+        return self.take_first(
+            lambda spec: (
+                path.startswith(spec.path_prefix) and (not spec.methods or wanted in spec.methods)
+            )
+        )
 
 
 class ConnectionDropped(Exception):

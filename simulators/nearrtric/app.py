@@ -62,7 +62,7 @@ async def _apply_faults(
     fault = queue.take(request.method, request.url.path)
     if fault is None:
         return await call_next(request)
-    log.info("fault %d hits %s %s", fault.fault_id, request.method, request.url.path)
+    log.info("fault %d hits %s %s", fault.id, request.method, request.url.path)
     if fault.spec.delay_s:
         await asyncio.sleep(fault.spec.delay_s)
     if fault.spec.status is None:

@@ -7,11 +7,10 @@ simulator offers the same through ``/forceresponse`` and ``/forcedelay``.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from simulators.fault_queue import Fault
+from simulators.fault_queue import FaultQueue as _FaultQueue
 
 A1P_PATH = "/A1-P/v2"
 
@@ -31,45 +30,13 @@ class FaultSpec(BaseModel):
     )
 
 
-@dataclass(slots=True)
-class Fault:
-    fault_id: int
-    spec: FaultSpec
-    remaining: int
+class FaultQueue(_FaultQueue[FaultSpec]):
+    """Pending faults, oldest first; only A1-P paths are ever faulted."""
 
-    def matches(self, method: str) -> bool:
-        return not self.spec.methods or method.upper() in {m.upper() for m in self.spec.methods}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.fault_id, **self.spec.model_dump(), "count": self.remaining}
-
-
-class FaultQueue:
-    """Pending faults, oldest first; each request takes at most one."""
-
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-
-    def add(self, spec: FaultSpec) -> Fault:
-        fault = Fault(next(self._ids), spec, spec.count)
-        self._faults.append(fault)
-        return fault
-
-    def pending(self) -> list[Fault]:
-        return list(self._faults)
-
-    def clear(self) -> None:
-        self._faults.clear()
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault this request gets, if any; only A1-P paths are ever faulted."""
+    def take(self, method: str, path: str) -> Fault[FaultSpec] | None:
         if not path.startswith(A1P_PATH):
             return None
-        for fault in self._faults:
-            if fault.matches(method):
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
+        wanted = method.upper()
+        return self.take_first(
+            lambda spec: not spec.methods or wanted in {m.upper() for m in spec.methods}
+        )

@@ -3,11 +3,12 @@ so that an rApp's handling of an unavailable or failing SME can be tested."""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simulators.fault_queue import Fault
+from simulators.fault_queue import FaultQueue as _FaultQueue
 
 Api = Literal["discovery", "publish", "provider", "invoker", "any"]
 
@@ -45,45 +46,14 @@ class FaultSpec(BaseModel):
         return self
 
 
-@dataclass(slots=True)
-class Fault:
-    fault_id: int
-    spec: FaultSpec
-    remaining: int
-
-    def matches(self, path: str) -> bool:
-        if self.spec.api == "any":
-            return any(path.startswith(p) for p in API_PREFIXES.values())
-        return path.startswith(API_PREFIXES[self.spec.api])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.fault_id, **self.spec.model_dump(), "count": self.remaining}
+def _hits(spec: FaultSpec, path: str) -> bool:
+    if spec.api == "any":
+        return any(path.startswith(p) for p in API_PREFIXES.values())
+    return path.startswith(API_PREFIXES[spec.api])
 
 
-class FaultQueue:
-    """Pending faults, oldest first; each request takes at most one."""
+class FaultQueue(_FaultQueue[FaultSpec]):
+    """Pending faults, oldest first; only CAPIF paths are ever faulted."""
 
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-
-    def add(self, spec: FaultSpec) -> Fault:
-        fault = Fault(next(self._ids), spec, spec.count)
-        self._faults.append(fault)
-        return fault
-
-    def pending(self) -> list[Fault]:
-        return list(self._faults)
-
-    def clear(self) -> None:
-        self._faults.clear()
-
-    def take(self, path: str) -> Fault | None:
-        """The fault this request gets, if any; only CAPIF paths are ever faulted."""
-        for fault in self._faults:
-            if fault.matches(path):
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
+    def take(self, path: str) -> Fault[FaultSpec] | None:
+        return self.take_first(lambda spec: _hits(spec, path))
