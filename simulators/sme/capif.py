@@ -11,291 +11,36 @@ predictable (spaces become ``_``; a UUID when the source field is absent):
 * ``apiInvokerId``: ``api_invoker_id_<apiInvokerInformation>``.
 
 Every refusal is a ``CapifProblem`` whose ``cause`` is capifcore's message, word for word.
+
+The state and its rules live here; field spelling (``_fields``), JSON shape checks (``_shapes``),
+the discovery query (``discovery``) and ``CapifProblem`` (``problem``) sit beside it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from simulators.problems import Problem
+from simulators.sme._fields import canonical_keys
+from simulators.sme._shapes import (
+    invoker_shape_ok,
+    provider_shape_ok,
+    requested_api_list,
+    service_shape_ok,
+    uri_ok,
+)
+from simulators.sme.discovery import DiscoveryQuery
+from simulators.sme.problem import CapifProblem
+
+# Re-exported: app.py and simulators.sme import these from here.
+__all__ = ["FUNC_PREFIX", "Capif", "CapifProblem", "DiscoveryQuery", "canonical_keys"]
 
 log = logging.getLogger(__name__)
 
 FUNC_PREFIX = {"APF": "APF_id_", "AEF": "AEF_id_", "AMF": "AMF_id_"}
-
-# Every field name of the capifcore types the simulator reads or answers. Go's encoding/json binds
-# keys case-insensitively, so capifcore takes the SMO preload's "AefProfiles"/"ApiName"; keys are
-# put back in these spellings on the way in, as the Go structs would marshal them.
-_FIELDS = [
-    "apiProvDomId",
-    "apiProvDomInfo",
-    "apiProvFuncs",
-    "regSec",
-    "suppFeat",
-    "failReason",
-    "apiProvFuncId",
-    "apiProvFuncRole",
-    "apiProvFuncInfo",
-    "regInfo",
-    "apiProvPubKey",
-    "apiProvCert",
-    "aefProfiles",
-    "apiId",
-    "apiName",
-    "apiSuppFeats",
-    "ccfId",
-    "description",
-    "pubApiPath",
-    "serviceAPICategory",
-    "shareableInfo",
-    "supportedFeatures",
-    "aefId",
-    "aefLocation",
-    "dataFormat",
-    "domainName",
-    "interfaceDescriptions",
-    "protocol",
-    "securityMethods",
-    "versions",
-    "ipv4Addr",
-    "ipv6Addr",
-    "port",
-    "apiVersion",
-    "custOperations",
-    "expiry",
-    "resources",
-    "commType",
-    "custOpName",
-    "operations",
-    "resourceName",
-    "uri",
-    "capifProvDoms",
-    "isShareable",
-    "ccfIds",
-    "apiInvokerId",
-    "apiInvokerInformation",
-    "apiList",
-    "notificationDestination",
-    "onboardingInformation",
-    "requestTestNotification",
-    "websockNotifConfig",
-    "apiInvokerCertificate",
-    "apiInvokerPublicKey",
-    "onboardingSecret",
-]
-_CANONICAL = {name.lower(): name for name in _FIELDS}
-
-
-class CapifProblem(Problem):
-    """A TS 29.122 ``ProblemDetails``: capifcore sends ``{"cause", "status"}``; the RFC 7807
-    ``title``/``detail``/``type``/``instance`` are added so generic clients read it too."""
-
-    def __init__(self, status: int, cause: str) -> None:
-        super().__init__(status, cause)
-        self.cause = cause
-
-    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
-        return {**super().to_dict(instance), "cause": self.cause}
-
-
-def canonical_keys(value: Any) -> Any:
-    """``value`` with every known field name in capifcore's spelling (see ``_FIELDS``)."""
-    if isinstance(value, dict):
-        return {_CANONICAL.get(k.lower(), k): canonical_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [canonical_keys(v) for v in value]
-    return value
-
-
-def _info_id(info: Any) -> str:
-    return info.replace(" ", "_") if isinstance(info, str) else str(uuid.uuid4())
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _list_of_dicts(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Shape checks: what Go's json.Unmarshal into capifcore's structs would refuse ("invalid format").
-
-
-def _provider_shape_ok(body: Any) -> bool:
-    if not isinstance(body, dict):
-        return False
-    for key in ("regSec", "apiProvDomInfo", "apiProvDomId"):
-        if key in body and body[key] is not None and not _is_str(body[key]):
-            return False
-    funcs = body.get("apiProvFuncs")
-    if funcs is None:
-        return True
-    if not _list_of_dicts(funcs):
-        return False
-    for func in funcs:
-        for key in ("apiProvFuncRole", "apiProvFuncInfo", "apiProvFuncId"):
-            if func.get(key) is not None and not _is_str(func[key]):
-                return False
-        reg = func.get("regInfo", {})
-        if not isinstance(reg, dict) or not _is_str(reg.get("apiProvPubKey", "")):
-            return False
-    return True
-
-
-def _service_shape_ok(body: Any) -> bool:
-    if not isinstance(body, dict) or not _is_str(body.get("apiName", "")):
-        return False
-    profiles = body.get("aefProfiles")
-    if profiles is None:
-        return True
-    if not _list_of_dicts(profiles):
-        return False
-    for profile in profiles:
-        if not _is_str(profile.get("aefId", "")) or not _list_of_dicts(profile.get("versions", [])):
-            return False
-        descs = profile.get("interfaceDescriptions", [])
-        if descs is not None and not _list_of_dicts(descs):
-            return False
-        for desc in descs or []:
-            port = desc.get("port")
-            if port is not None and (not isinstance(port, int) or isinstance(port, bool)):
-                return False
-        for version in profile.get("versions", []):
-            if not _is_str(version.get("apiVersion", "")):
-                return False
-            resources = version.get("resources")
-            if resources is not None and not _list_of_dicts(resources):
-                return False
-            for res in resources or []:
-                if not all(_is_str(res.get(k, "")) for k in ("commType", "resourceName", "uri")):
-                    return False
-    return True
-
-
-def _invoker_shape_ok(body: Any) -> bool:
-    if not isinstance(body, dict):
-        return False
-    for key in ("apiInvokerInformation", "apiInvokerId", "notificationDestination"):
-        if body.get(key) is not None and not _is_str(body[key]):
-            return False
-    onboarding = body.get("onboardingInformation", {})
-    if not isinstance(onboarding, dict) or not _is_str(onboarding.get("apiInvokerPublicKey", "")):
-        return False
-    api_list = body.get("apiList")
-    return api_list is None or _list_of_dicts(api_list) or isinstance(api_list, dict)
-
-
-def _requested_api_list(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """capifcore's ``APIList`` is a bare array; TS 29.222 wraps it as ``{serviceAPIDescriptions}``.
-    Both are taken."""
-    api_list = body.get("apiList")
-    if isinstance(api_list, dict):
-        api_list = api_list.get("serviceAPIDescriptions") or []
-    return api_list or []
-
-
-def _uri_ok(value: str) -> bool:
-    """Go's ``url.ParseRequestURI``: an absolute URI (scheme) or an absolute path."""
-    if not value:
-        return False
-    if value.startswith("/"):
-        return True
-    parts = urlsplit(value)
-    return bool(parts.scheme) and parts.scheme.isascii() and " " not in value
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class DiscoveryQuery:
-    """The query of ``GET /service-apis/v1/allServiceAPIs`` (capifcore's
-    ``GetAllServiceAPIsParams``); ``preferred-aef-loc`` and the features are parsed, not used."""
-
-    api_invoker_id: str
-    api_name: str | None = None
-    api_version: str | None = None
-    comm_type: str | None = None
-    protocol: str | None = None
-    aef_id: str | None = None
-    data_format: str | None = None
-    api_cat: str | None = None
-    preferred_aef_loc: Any = None
-    supported_features: str | None = None
-    api_supported_features: str | None = None
-
-    @classmethod
-    def from_params(cls, params: dict[str, str]) -> DiscoveryQuery:
-        invoker = params.get("api-invoker-id")
-        if invoker is None:
-            raise CapifProblem(
-                400,
-                "Invalid format for parameter api-invoker-id: "
-                "query parameter 'api-invoker-id' is required",
-            )
-        loc: Any = None
-        if params.get("preferred-aef-loc"):
-            try:
-                loc = json.loads(params["preferred-aef-loc"])
-            except ValueError:
-                raise CapifProblem(
-                    400, "Error unmarshaling parameter 'preferred-aef-loc' as JSON"
-                ) from None
-        return cls(
-            api_invoker_id=invoker,
-            api_name=params.get("api-name"),
-            api_version=params.get("api-version"),
-            comm_type=params.get("comm-type"),
-            protocol=params.get("protocol"),
-            aef_id=params.get("aef-id"),
-            data_format=params.get("data-format"),
-            api_cat=params.get("api-cat"),
-            preferred_aef_loc=loc,
-            supported_features=params.get("supported-features"),
-            api_supported_features=params.get("api-supported-features"),
-        )
-
-    def matches(self, api: dict[str, Any]) -> bool:
-        """capifcore's ``matchesFilter``: api-name and api-cat on the API; the rest must all hold
-        for one AEF profile. The whole description is returned, every profile included."""
-        if self.api_name is not None and self.api_name != api.get("apiName"):
-            return False
-        if self.api_cat is not None and self.api_cat != api.get("serviceAPICategory"):
-            return False
-        return any(self._profile_matches(p) for p in api.get("aefProfiles") or [])
-
-    def _profile_matches(self, profile: dict[str, Any]) -> bool:
-        if self.aef_id is not None and self.aef_id != profile.get("aefId"):
-            return False
-        if self.protocol is not None and self.protocol != profile.get("protocol"):
-            return False
-        if self.data_format is not None and self.data_format != profile.get("dataFormat"):
-            return False
-        return self._version_and_comm_type(profile.get("versions") or [])
-
-    def _version_and_comm_type(self, versions: list[dict[str, Any]]) -> bool:
-        def has_comm_type(version: dict[str, Any]) -> bool:
-            return any(r.get("commType") == self.comm_type for r in version.get("resources") or [])
-
-        if self.api_version is not None:
-            return any(
-                v.get("apiVersion") == self.api_version
-                and (self.comm_type is None or has_comm_type(v))
-                for v in versions
-            )
-        if self.comm_type is not None:
-            # capifcore's checkVersionAndCommType overwrites its result on every version, so only
-            # the last version's resources count (and no versions is no match).
-            return bool(versions) and has_comm_type(versions[-1])
-        return True
 
 
 @dataclass
@@ -358,7 +103,7 @@ class Capif:
     def register_provider(self, body: Any) -> dict[str, Any]:
         """POST .../registrations: 403 on a known ``regSec``, 400 on a bad body."""
         msg = "Unable to register provider due to %s"
-        if not _provider_shape_ok(body):
+        if not provider_shape_ok(body):
             raise CapifProblem(400, msg % "invalid format for provider")
         if any(p.get("regSec") == body.get("regSec") for p in self.providers.values()):
             raise CapifProblem(403, msg % "provider with identical regSec already registered")
@@ -392,7 +137,7 @@ class Capif:
         registered = self.providers.get(registration_id)
         if registered is None:
             raise CapifProblem(400, msg % "provider not onboarded")
-        if not _provider_shape_ok(body):
+        if not provider_shape_ok(body):
             raise CapifProblem(400, msg % "invalid format for provider")
         if error := self._validate_provider(body):
             raise CapifProblem(400, msg % error)
@@ -430,7 +175,7 @@ class Capif:
         """POST .../{apfId}/service-apis: 403 for an unknown APF or a taken apiName, 404 for an
         AEF not of the APF's provider, 400 for a bad body."""
         msg = "Unable to publish the service due to %s "
-        if not _service_shape_ok(body):
+        if not service_shape_ok(body):
             raise CapifProblem(400, msg % f"invalid format for service {apf_id}")
         if not self.is_publisher(apf_id):
             raise CapifProblem(403, msg % f"api is only available for publishers {apf_id}")
@@ -477,7 +222,7 @@ class Capif:
         pos = next((i for i, a in enumerate(apis) if a.get("apiId") == api_id), None)
         if pos is None:
             raise CapifProblem(400, msg % "service must be published before updating it")
-        if not _service_shape_ok(body):
+        if not service_shape_ok(body):
             raise CapifProblem(400, msg % "invalid format for service")
         if body.get("apiId") != api_id:
             raise CapifProblem(
@@ -508,7 +253,7 @@ class Capif:
         published APIs whose ``apiName`` is in the requested list (capifcore's
         ``GetAllowedPublishedServices``), absent when none."""
         msg = "Unable to onboard invoker due to %s"
-        if not _invoker_shape_ok(body):
+        if not invoker_shape_ok(body):
             raise CapifProblem(400, msg % "invalid format for invoker")
         key = (body.get("onboardingInformation") or {}).get("apiInvokerPublicKey", "")
         if any(
@@ -518,7 +263,7 @@ class Capif:
             raise CapifProblem(403, msg % "invoker with identical public key already onboarded")
         if error := self._validate_invoker(body):
             raise CapifProblem(400, msg % error)
-        wanted = {a.get("apiName") for a in _requested_api_list(body)}
+        wanted = {a.get("apiName") for a in requested_api_list(body)}
         allowed = [a for a in self.all_published() if a.get("apiName") in wanted]
         invoker = {k: v for k, v in body.items() if k != "apiList"}
         if allowed:
@@ -536,7 +281,7 @@ class Capif:
         destination = body.get("notificationDestination") or ""
         if not destination:
             return "APIInvokerEnrolmentDetails missing required NotificationDestination"
-        if not _uri_ok(destination):
+        if not uri_ok(destination):
             return (
                 "APIInvokerEnrolmentDetails has invalid NotificationDestination, "
                 f'err=parse "{destination}": invalid URI for request'
@@ -551,7 +296,7 @@ class Capif:
     def update_invoker(self, onboarding_id: str, body: Any) -> dict[str, Any]:
         """PUT: the body replaces the invoker; 404 when it is not onboarded."""
         msg = "Unable to update invoker due to %s"
-        if not _invoker_shape_ok(body):
+        if not invoker_shape_ok(body):
             raise CapifProblem(400, msg % "invalid format for invoker")
         if body.get("apiInvokerId") != onboarding_id:
             raise CapifProblem(
