@@ -52,6 +52,7 @@ def serve(config: ConfigOption = None) -> None:
     from aiokafka.errors import KafkaError
     from pydantic import ValidationError
 
+    from rapp.enact.a1 import A1Error
     from rapp.enact.nephio import PublishError
     from rapp.policy import PolicyError
     from rapp.serve import serve as run
@@ -65,9 +66,10 @@ def serve(config: ConfigOption = None) -> None:
         # Configuration mistakes get one clear message, not a traceback.
         typer.echo(f"rapp: cannot start: {exc}", err=True)
         raise typer.Exit(2) from None
-    except (DeadLetterError, PublishError, KafkaError) as exc:
+    except (DeadLetterError, PublishError, KafkaError, A1Error) as exc:
         # A peer refused for good (credentials, a missing repository, a dead-letter topic that
-        # takes nothing): stop rather than lose records or wait forever, and say why.
+        # takes nothing, an A1-PMS that refuses the registration): stop rather than lose
+        # records or wait forever, and say why.
         typer.echo(f"rapp: stopped: {exc}", err=True)
         raise typer.Exit(1) from None
 

@@ -47,6 +47,17 @@ T = TypeVar("T")
 _CLEARED_KEPT = timedelta(days=1)
 
 
+async def _first_failure(main: asyncio.Task[None], side: asyncio.Task[None]) -> None:
+    """Wait for ``main``; ``side`` failing first fails it (``side`` may also just end)."""
+    pending: set[asyncio.Task[None]] = {main, side}
+    while main in pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    main.result()
+
+
 def _week(granularity_s: int) -> int:
     """ROPs in a week and one more: the least history held, so a forecaster promoted later
     finds its weekly lags already there (more is held if the models in use read more)."""
@@ -107,8 +118,10 @@ class Runtime:
         self._checks["nephio_repo"] = True
         await self.decider.recover()
         # Beside the loop, not before it: while the A1-PMS is away, decisions wait durably in
-        # their workflows, and readiness says what is missing.
-        self.spawn(self._stay_registered(), name="A1-PMS registration")
+        # their workflows, and readiness says what is missing. Not `spawn`ed: an A1-PMS that
+        # refuses the registration for good (401, 400) stops the process like a refused Kafka.
+        registering = asyncio.create_task(self._stay_registered(), name="A1-PMS registration")
+        self._tasks.add(registering)
         await intake.resume_fetches(self)
         if self.settings.ics.enabled:
             await until_up(
@@ -122,7 +135,12 @@ class Runtime:
         )
         if self.settings.watch.directory is not None:
             self.spawn(intake.watch_directory(self), name="watch")
-        await self._consume_kafka()
+        consuming = asyncio.create_task(self._consume_kafka(), name="Kafka")
+        try:
+            await _first_failure(consuming, registering)
+        finally:
+            consuming.cancel()
+            await asyncio.gather(consuming, return_exceptions=True)
 
     async def _stay_registered(self) -> None:
         await until_up(

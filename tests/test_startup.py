@@ -105,3 +105,31 @@ def test_a_missing_repository_stops_with_the_reason_instead_of_waiting(tmp_path:
     assert "\nrapp: stopped: git fetch" in result.stderr
     assert str(tmp_path / "repo.git") in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_a1pms_that_refuses_the_registration_stops_it_with_the_reason(tmp_path: Path):
+    """A 401 will not pass by waiting (every enactment would fail the same way): one line, exit
+    1, as for refused Kafka credentials, instead of a pod that is never ready."""
+    seed_repository(tmp_path / "repo.git", ["free5gc-upf-site-01"])
+    kafka, api = free_port(), free_port()
+    a1pms = a1pms_app()
+    with Broker(port=kafka), serve(a1pms) as a1_url:
+        refuse = {
+            "status": 401,
+            "path_prefix": "/a1-policy-management/v1/services",
+            "methods": ["PUT"],
+            "count": 100,
+        }
+        httpx.post(f"{a1_url}/admin/faults", json=refuse).raise_for_status()
+        env = env_for(tmp_path, kafka, api) | {"RAPP_A1__URL": a1_url}
+        result = subprocess.run(
+            [sys.executable, "-m", "rapp", "serve"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "\nrapp: stopped: A1-PMS 401" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -123,7 +123,7 @@ class Registration:
             await asyncio.sleep(self._settings.keepalive_s / 3)
             try:
                 await self.beat()
-            except (A1Error, httpx.HTTPError) as exc:
+            except Exception as exc:  # the journal or the A1-PMS: the next beat may fare better
                 log.warning("A1-PMS keepalive failed, trying again: %s", exc)
 
     async def beat(self) -> bool:
