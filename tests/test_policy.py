@@ -445,3 +445,32 @@ def test_a_set_missing_a_check_it_names_denies_instead_of_skipping_the_check() -
         "free5gc-upf-site-03: the policy set has no deny rules for the checks slices, "
         "so nothing is allowed",
     )
+
+
+def test_a_replaced_engine_is_let_go_on_the_threads_that_judged_with_it() -> None:
+    """regorus objects may only be dropped on the thread that made them. A reloaded set's old
+    engine, collected on another thread, must not drop them there (regorus refuses, and they
+    leak); the judging thread lets them go at its next judgement."""
+    import gc
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rapp.policy import engine as engine_module
+
+    unraisable: list[str] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda info: unraisable.append(repr(info.exc_value))
+    try:
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            old = RegoPolicyEngine.from_directory(POLICIES)
+            assert worker.submit(old.evaluate, [decision()]).result()[0].allow
+            del old
+            gc.collect()  # collected here, on the main thread
+            new = RegoPolicyEngine.from_directory(POLICIES)
+            verdicts = worker.submit(new.evaluate, [decision()]).result()
+            held = worker.submit(lambda: len(engine_module._THREADS.entries)).result()
+    finally:
+        sys.unraisablehook = previous
+    assert verdicts[0].allow
+    assert held == 1  # the old engine's objects are gone, dropped on the worker
+    assert not [u for u in unraisable if "unsendable" in u], unraisable

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -188,7 +188,6 @@ class RegoPolicyEngine(Judge):
         timeout_s: float | None = None,
     ) -> None:
         super().__init__(policy_set, query=query)
-        self._local = threading.local()
         # Compiled now so a broken set fails at start-up, not at the first decision; not kept,
         # because this may be a worker thread (a reload), and a regorus engine must be
         # dropped on the thread that made it. Each thread that judges compiles its own.
@@ -232,11 +231,7 @@ class RegoPolicyEngine(Judge):
         return self._program is not None
 
     def _prepare(self) -> _Prepared:
-        prepared = getattr(self._local, "prepared", None)
-        if prepared is None:
-            prepared = _build(self._policy_set, self._program, self._data)
-            self._local.prepared = prepared
-        return prepared
+        return _this_thread(self, lambda: _build(self._policy_set, self._program, self._data))
 
     def _judge_all(self, documents: Sequence[tuple[str, str | Verdict]]) -> list[Verdict]:
         if self._deadline is None:
@@ -265,6 +260,26 @@ class RegoPolicyEngine(Judge):
 
 _Prepared = tuple[regorus.Engine, Any]
 """The interpreter and, when the set compiles to one, the RVM loaded with its program."""
+
+_THREADS = threading.local()
+"""Each thread's regorus objects, by the engine they judge for. Module-level on purpose: a
+``threading.local`` owned by an engine would, when the engine is collected, drop every
+thread's objects on the collecting thread, which regorus refuses ("unsendable") and leaks;
+this one lives as long as the process, and a thread's entries go with the thread."""
+
+
+def _this_thread(owner: object, build: Callable[[], _Prepared]) -> _Prepared:
+    """``owner``'s regorus objects for the calling thread, built on first use. Entries of
+    engines since collected (a reloaded policy set) are dropped here, on their own thread."""
+    entries: dict[int, tuple[weakref.ref[object], _Prepared]] = getattr(_THREADS, "entries", {})
+    _THREADS.entries = entries
+    for key in [k for k, (ref, _) in entries.items() if ref() is None]:
+        del entries[key]
+    entry = entries.get(id(owner))
+    if entry is None or entry[0]() is not owner:
+        entry = (weakref.ref(owner), build())
+        entries[id(owner)] = entry
+    return entry[1]
 
 
 def _build(policy_set: PolicySet, program: bytes | None, data: str) -> _Prepared:
