@@ -36,7 +36,7 @@ from rapp.ml import RopForecaster, SeasonalBaselineForecaster
 from rapp.ml.live import LiveModel
 from rapp.ml.registry import Registry
 from rapp.planner import Planner, Topology
-from rapp.policy.engine import Judge, rfc3339
+from rapp.policy.engine import Judge, failed_closed, rfc3339
 from rapp.policy.gate import PolicyGate
 from rapp.policy.loader import PolicySet
 from rapp.policy.obligations import apply_obligations
@@ -186,6 +186,8 @@ class Decider:
             self.metrics.decisions.labels(
                 decision.action.value, "allow" if verdict.allow else "deny"
             ).inc()
+            if (failure := failed_closed(verdict)) is not None:
+                self.metrics.policy_failures.labels(failure).inc()
             log.info(
                 "decision %s %s %s %s: %s (%s)",
                 decision.id,

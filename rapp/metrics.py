@@ -76,6 +76,13 @@ class LoopMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.policy_failures = Counter(
+            "rapp_policy_failures",
+            "Decisions denied because the policy set could not judge them (fail closed), by "
+            "kind: deadline (ran past policy.timeout_s) or error (a runtime error in the set)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.decide_seconds = Histogram(
             "rapp_decide_seconds",
             "Forecast, plan, gate and journal time for one closed ROP",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rapp.domain import Action, Decision
-from rapp.policy import PolicySet, RegoPolicyEngine, load_policy_set
+from rapp.policy import PolicySet, RegoPolicyEngine, failed_closed, load_policy_set
 from rapp.policy.deadline import Deadline
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
@@ -48,6 +48,7 @@ def test_a_decision_past_the_deadline_is_denied_and_the_next_batch_is_judged() -
             "policy engine error: no verdict within 0.5 s: the policy set runs too long",
         )
     assert engine.overstayed == 1
+    assert [failed_closed(v) for v in (quick, slow, after)] == [None, "deadline", "deadline"]
     # The runaway's child was killed; a fresh one judges the next batch.
     [again] = engine.evaluate([decision("d", 2)], now=ROP)
     assert again.allow
@@ -76,6 +77,7 @@ def test_an_engine_error_in_the_child_is_located_like_in_process() -> None:
     assert bounded == unbounded
     assert not bounded.allow
     assert bounded.reasons[0].startswith("policy engine error: b.rego:3:")
+    assert failed_closed(bounded) == "error"
 
 
 def test_a_child_that_dies_denies_its_batch_and_is_replaced() -> None:

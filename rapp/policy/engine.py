@@ -26,6 +26,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUERY = "data.rapp.scaling.verdict"
 ENGINE_ERROR = "policy engine error"
+_OVERSTAYED = "no verdict within"
+
+
+def failed_closed(verdict: Verdict) -> str | None:
+    """Why the policy set could not judge a decision it then denied: ``deadline`` (it ran
+    past ``policy.timeout_s``) or ``error`` (a runtime error in the set); None for a verdict
+    the set gave."""
+    reason = verdict.reasons[0] if verdict.reasons else ""
+    if not reason.startswith(f"{ENGINE_ERROR}: "):
+        return None
+    return "deadline" if reason.startswith(f"{ENGINE_ERROR}: {_OVERSTAYED} ") else "error"
 
 
 @runtime_checkable
@@ -246,7 +257,7 @@ class RegoPolicyEngine(Judge):
                 continue
             answer = next(answers)
             if answer is LATE:
-                why = f"no verdict within {timeout:g} s: the policy set runs too long"
+                why = f"{_OVERSTAYED} {timeout:g} s: the policy set runs too long"
                 verdicts.append(self._fail(decision_id, why))
             elif isinstance(answer, PolicyError):
                 verdicts.append(self._error_verdict(decision_id, answer))
