@@ -24,7 +24,7 @@ from tenacity import (
 from rapp.config import Settings
 from rapp.domain import Alarm, FileReady, PmBatch
 from rapp.redact import redact_url
-from rapp.ric import IcsClient, IcsError, pm_job
+from rapp.ric import IcsClient, IcsError, configured_pm_job
 from rapp.store import FileReadyState
 from rapp.telemetry import (
     DecodeError,
@@ -241,14 +241,7 @@ async def watch_directory(runtime: Runtime) -> None:
 async def register_ics(settings: Settings) -> None:
     """Ask ICS for a PmData job delivering to our topic (idempotent: PUT by job id)."""
     i, k = settings.ics, settings.kafka
-    job = pm_job(
-        owner=i.owner,
-        topic=k.topic,
-        bootstrap=k.bootstrap,
-        meas_types=i.meas_types,
-        measured_obj_class=i.measured_obj_class,
-        source_names=i.source_names,
-    )
+    job = configured_pm_job(i, topic=k.topic, bootstrap=k.bootstrap)
     async with IcsClient(i.url, timeout=i.timeout_s) as ics:
         result = await ics.put_job(i.job_id, job)
     log.info("ICS info-job %s %s at %s", i.job_id, result, i.url)

@@ -13,12 +13,15 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import httpx
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
+
+if TYPE_CHECKING:
+    from rapp.config import IcsSettings
 
 __all__ = ["PM_DATA", "IcsClient", "IcsError", "pm_job", "pm_job_schema"]
 
@@ -88,6 +91,19 @@ def pm_job(
         "job_result_uri": job_result_uri,
         "job_definition": definition,
     }
+
+
+def configured_pm_job(ics: IcsSettings, *, topic: str, bootstrap: str) -> dict[str, Any]:
+    """The ``PmData`` job the ICS settings ask for, delivered to ``topic`` on ``bootstrap``:
+    the one the rApp registers itself, and the one its rApp package carries."""
+    return pm_job(
+        owner=ics.owner,
+        topic=topic,
+        bootstrap=bootstrap,
+        meas_types=ics.meas_types,
+        measured_obj_class=ics.measured_obj_class,
+        source_names=ics.source_names,
+    )
 
 
 class IcsClient:

@@ -208,3 +208,32 @@ def test_a_package_porch_cannot_render_is_refused_for_good_and_its_draft_removed
         client(porch).publish(PACKAGES[4], "unrenderable", breaks)
     assert not refused.value.transient  # a 500 that will not pass by itself
     assert unpublished(porch) == []
+
+
+def test_the_service_account_token_is_read_at_every_call_and_a_missing_one_is_waited_for(
+    porch: str, tmp_path: Path
+) -> None:
+    """A projected token is rotated on disk: each call sends the current one; a token not
+    mounted yet is a transient failure, not a refusal."""
+    token = tmp_path / "token"
+    seen: list[str | None] = []
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        with httpx.Client() as real:
+            return real.send(request)
+
+    packages = client(porch, token_file=token, transport=httpx.MockTransport(forward))
+    try:
+        with pytest.raises(PublishError) as caught:
+            packages.packages()
+        assert caught.value.transient
+        assert "cannot read token file" in str(caught.value)
+        token.write_text("first\n")
+        assert packages.packages() == sorted(PACKAGES)
+        token.write_text("second")
+        packages.packages()
+    finally:
+        packages.close()
+    assert seen[0] == "Bearer first"
+    assert seen[-1] == "Bearer second"

@@ -18,7 +18,7 @@ from rapp.config import Settings
 from rapp.csar import descriptors as d
 from rapp.csar import instance as i
 from rapp.csar.chart import archive_chart, read_chart
-from rapp.ric import pm_job
+from rapp.ric import configured_pm_job
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest time: entries carry no build time
 
@@ -41,15 +41,8 @@ def plan_from(
     chart_kafka = chart.values.get("kafka") or {}
     bootstrap = kafka_bootstrap or str(chart_kafka.get("bootstrap") or settings.kafka.bootstrap)
     topic = kafka_topic or str(chart_kafka.get("topic") or settings.kafka.topic)
-    ics, a1 = settings.ics, settings.a1
-    job = pm_job(
-        owner=ics.owner,
-        topic=topic,
-        bootstrap=bootstrap,
-        meas_types=ics.meas_types,
-        measured_obj_class=ics.measured_obj_class,
-        source_names=ics.source_names,
-    )
+    a1 = settings.a1
+    job = configured_pm_job(settings.ics, topic=topic, bootstrap=bootstrap)
     types = resources.files("simulators.a1pms").joinpath("types")
     policy_types = {
         type_id: json.loads(types.joinpath(f"{type_id}.json").read_text("utf-8"))

@@ -30,7 +30,7 @@ _A1PMS_PARTICIPANT = f"{_ACM}.A1PMSAutomationCompositionParticipant"
 K8S_ELEMENT = f"{_ELEMENT}.K8S_StarterAutomationCompositionElement"
 A1PMS_ELEMENT = f"{_ELEMENT}.A1PMSAutomationCompositionElement"
 _COMPOSITION = f"{_ELEMENT}.AutomationCompositionDefinition"
-_VERSION = "1.2.3"  # the element version the participants register in O-RAN SC installs
+ELEMENT_VERSION = "1.2.3"  # the element version the participants register in O-RAN SC installs
 _PARTICIPANT_VERSION = "2.3.4"
 
 # Every id in the package is derived, not random: the same release packs the same CSAR.
@@ -223,7 +223,7 @@ def acm_composition() -> dict[str, Any]:
 
     def element(kind: str, type_version: str, participant: str, **props: Any) -> dict[str, Any]:
         return {
-            "version": _VERSION,
+            "version": ELEMENT_VERSION,
             "type": kind,
             "type_version": type_version,
             "description": f"Automation composition element: {kind.rsplit('.', 1)[-1]}",
@@ -327,15 +327,15 @@ def acm_composition() -> dict[str, Any]:
                     podStatusCheckInterval=30,
                 ),
                 _COMPOSITION: {
-                    "version": _VERSION,
+                    "version": ELEMENT_VERSION,
                     "type": f"{_ACM}.AutomationComposition",
                     "type_version": "1.0.1",
                     "description": "Automation composition for rApp deployment",
                     "properties": {
                         "provider": "ONAP",
                         "elements": [
-                            {"name": A1PMS_ELEMENT, "version": _VERSION},
-                            {"name": K8S_ELEMENT, "version": _VERSION},
+                            {"name": A1PMS_ELEMENT, "version": ELEMENT_VERSION},
+                            {"name": K8S_ELEMENT, "version": ELEMENT_VERSION},
                         ],
                     },
                 },

@@ -9,6 +9,7 @@ from typing import Any
 from rapp.csar.descriptors import (
     A1PMS_ELEMENT,
     COMPOSITION_ID,
+    ELEMENT_VERSION,
     K8S_ELEMENT,
     RAPP_INSTANCE_ID,
     SME_DISCOVERY_ENDPOINT,
@@ -39,7 +40,7 @@ def acm_instance(plan: PackagePlan) -> dict[str, Any]:
         "elements": {
             a1pms_id: {
                 "id": a1pms_id,
-                "definition": {"name": A1PMS_ELEMENT, "version": "1.2.3"},
+                "definition": {"name": A1PMS_ELEMENT, "version": ELEMENT_VERSION},
                 "description": "The rApp's A1-PMS service, under which its A1 policies live",
                 "properties": {
                     "policyServiceEntities": [
@@ -58,7 +59,7 @@ def acm_instance(plan: PackagePlan) -> dict[str, Any]:
             },
             chart_id: {
                 "id": chart_id,
-                "definition": {"name": K8S_ELEMENT, "version": "1.2.3"},
+                "definition": {"name": K8S_ELEMENT, "version": ELEMENT_VERSION},
                 "description": f"The {plan.chart.name} Helm chart",
                 "properties": {
                     "chart": {

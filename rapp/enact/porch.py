@@ -26,7 +26,7 @@ import httpx
 
 from rapp.enact.nephio import PackageRevision, PublishError
 from rapp.enact.packages import KPTFILE, PackageError
-from rapp.peers import ca_context
+from rapp.peers import TokenFile, ca_context
 from rapp.redact import redact_url
 
 __all__ = ["PorchPackages"]
@@ -70,12 +70,13 @@ class PorchPackages:
         self.namespace = namespace
         self.repository = repository
         self.attempts = max(1, attempts)
-        self._token_file = token_file
         self._ready_timeout = ready_timeout_s
         self._http = httpx.Client(
             base_url=f"{self.url}{API}/namespaces/{namespace}",
             timeout=timeout_s,
             verify=ca_context(ca_file),
+            # Read per call: a projected service-account token is rotated on disk.
+            auth=TokenFile(token_file) if token_file else None,
             transport=transport,
             headers={"Accept": "application/json"},
         )
@@ -286,12 +287,8 @@ class PorchPackages:
         return hits[0] if hits else None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {}
-        if self._token_file is not None:
-            # Read per call: a projected service-account token is rotated on disk.
-            headers["Authorization"] = f"Bearer {self._token_file.read_text().strip()}"
         try:
-            return self._http.request(method, path, headers=headers, **kwargs)
+            return self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             where = redact_url(self.url)
             msg = f"Porch at {where}: {type(exc).__name__}: {exc}"

@@ -60,10 +60,10 @@ class Registration:
             log.error("A1 discovery: %s; decisions for it will fail until this is fixed", problem)
 
     async def _put_back_missing(self, a1: A1Client) -> None:
-        """Put back the guidance the A1-PMS lost while the rApp was away: a clean stop
-        deregisters the service and so deletes its policies, and supervision does the same
-        after a long outage. Only the missing ones: a policy in place may be newer than the
-        journal's view while a recovered enactment runs."""
+        """Put back the guidance the A1-PMS lost: a clean stop deregisters the service and so
+        deletes its policies, and supervision does the same after a long silence. Only the
+        missing ones: a policy in place may be newer than the journal's view while a recovered
+        enactment runs."""
         try:
             held = set(await a1.list_policies(service_id=self._settings.service_id))
             missing = [p for p in await self._in_force() if p.policy_id not in held]
@@ -81,9 +81,7 @@ class Registration:
                 log.error("A1 policy %s not put back: %s", policy.policy_id, exc)
         self.restored += restored
         if missing:
-            log.info(
-                "%d of %d missing A1 policies put back at registration", restored, len(missing)
-            )
+            log.info("%d of %d missing A1 policies put back", restored, len(missing))
 
     async def deregister(self) -> None:
         """Delete the service at a clean stop (and so, at the A1-PMS, its policies); a failure
@@ -144,11 +142,7 @@ class Registration:
             await a1.register_service(
                 self._settings.service_id, keepalive_s=self._settings.keepalive_s
             )
-            policies = await self._in_force()
-            for policy in policies:
-                await a1.put_policy(policy)
-        self.restored += len(policies)
-        log.info("%d A1 policies put back", len(policies))
+            await self._put_back_missing(a1)
         return True
 
     def _client(self) -> A1Client:
